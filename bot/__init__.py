@@ -1,0 +1,1 @@
+"""taxbot: review-and-release bot for community-grown LLM taxonomies."""

@@ -1,0 +1,1 @@
+"""taxbot trainer: two-phase (knowledge, then skills) tuning of the community model."""
