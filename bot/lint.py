@@ -174,7 +174,8 @@ def lint_bytes(
             cache.content[key] = (content, version)
     findings += [f.moved_to(path) for f in content]
     if settings.wants("attribution-missing") or settings.wants("attribution-licence"):
-        findings += [f for f in rules.check_attribution(path, version, attribution) if settings.wants(f.rule)]
+        # An unreadable leaf (version 0) is checked as a new one would be: version 2 or later.
+        findings += [f for f in rules.check_attribution(path, version or 3, attribution) if settings.wants(f.rule)]
     return findings
 
 

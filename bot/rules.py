@@ -270,7 +270,7 @@ def check_proprietary_models(leaf: Leaf) -> list[Finding]:
 
 def check_traps(path: str, traps: list[Trap]) -> list[Finding]:
     messages: dict[str, Callable[[Trap], str]] = {
-        "duplicate-key": lambda t: f"key {t.detail}: YAML keeps only the last value, the first is silently lost",
+        "duplicate-key": lambda t: f"{t.detail}: YAML keeps only the last value and silently drops the first",
         "yaml-boolean": lambda t: (
             f"`{t.detail}` is read as the boolean {t.detail.lower() in {'yes', 'on', 'y'}}; "
             f'quote it ("{t.detail}") if you mean the word'

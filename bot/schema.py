@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 
 import jsonschema
@@ -81,12 +82,15 @@ def _rule(error: jsonschema.ValidationError) -> str:
     return str(error.validator)
 
 
+def _unexpected_keys(error: jsonschema.ValidationError) -> list[str]:
+    """The keys jsonschema names in "('a', 'b' were unexpected)"; the schema's own list misses $ref'd keys."""
+    inside = error.message[error.message.rfind("(") :]
+    return re.findall(r"'((?:[^'\\]|\\.)*)'", inside)
+
+
 def _where(doc: YamlDoc, where: tuple[object, ...], error: jsonschema.ValidationError) -> tuple[int, int]:
-    if error.validator == "unevaluatedProperties" and isinstance(error.instance, Mapping):
-        allowed = set(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else set()
-        extra = [key for key in error.instance if key not in allowed]
-        if extra:
-            return doc.position((*where, extra[0]))  # type: ignore[arg-type]
+    if error.validator in ("unevaluatedProperties", "additionalProperties") and (keys := _unexpected_keys(error)):
+        return doc.position((*where, keys[0]))  # type: ignore[arg-type]
     return doc.position(where)  # type: ignore[arg-type]
 
 
@@ -117,15 +121,8 @@ def _describe(where: tuple[object, ...], error: jsonschema.ValidationError) -> s
         case "uniqueItems":
             return f"{label} holds the same item twice; remove the copy"
         case "unevaluatedProperties" | "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else []
-            extra = (
-                sorted(str(k) for k in error.instance if k not in allowed)
-                if isinstance(error.instance, Mapping)
-                else []
-            )
-            keys = ", ".join(f"`{k}`" for k in extra)
-            hint = f"; allowed keys are {', '.join(allowed)}" if allowed else ""
-            return f"{label} has unexpected key(s) {keys}{hint}"
+            keys = ", ".join(f"`{k}`" for k in _unexpected_keys(error))
+            return f"{label} has unexpected key(s) {keys}; check the spelling, or remove them"
         case "const":
             return f"{label} must be {value!r}, found {error.instance!r}"
     return f"{label}: {error.message[-200:]}"

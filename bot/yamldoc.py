@@ -8,8 +8,9 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-# libyaml is ~40x faster than the pure-Python parser and gives the same marks.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml is ~40x faster than the pure-Python parser and gives the same marks, but it accepts tabs
+# that the pure-Python parser (the one the reference validator uses) rejects: text with a tab goes there.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # YAML 1.1 reads these plain scalars as booleans; a contributor writing `answer: yes` means the word.
 _SURPRISE_BOOLEANS = frozenset(
@@ -91,7 +92,7 @@ class _Builder:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
         value = self.constructor.construct_object(node, deep=True)
-        if isinstance(value, bool) and node.style is None and node.value in _SURPRISE_BOOLEANS:
+        if isinstance(value, bool) and not node.style and node.value in _SURPRISE_BOOLEANS:
             line, col = _mark(node)
             self.doc.traps.append(Trap("yaml-boolean", line, col, node.value))
         return value
@@ -115,7 +116,8 @@ class _Builder:
                 raise YamlDocError("a mapping key must be a plain value, not a list or mapping", line, col) from None
             line, col = _mark(key_node)
             if key in result:
-                self.doc.traps.append(Trap("duplicate-key", line, col, f"{key!s} (first at line {first_line[key]})"))
+                detail = f"`{key!s}` is given twice (first at line {first_line[key]})"
+                self.doc.traps.append(Trap("duplicate-key", line, col, detail))
             first_line.setdefault(key, line)
             child = (*path, key if isinstance(key, str | int) else str(key))
             self.doc.positions[child] = _mark(value_node)
@@ -130,7 +132,7 @@ def read_yaml(text: str) -> YamlDoc | None:
     so later problems in the same file show up once this one is fixed.
     """
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=yaml.SafeLoader if "\t" in text else _FAST_LOADER)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -157,5 +159,5 @@ def _describe(error: yaml.MarkedYAMLError) -> str:
     if "expected a single document" in message:
         return "the file holds more than one YAML document (a second `---`); a leaf is one document"
     if "found character '\\t'" in message:
-        return f"{message}: YAML does not allow tabs for indentation, use spaces"
+        return "a tab character here is not valid YAML (tabs cannot indent or end a plain value); use spaces"
     return f"YAML syntax error: {message}"

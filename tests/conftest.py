@@ -41,9 +41,7 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
 
 
 @pytest.fixture(autouse=True)
-def loopback_only_and_no_home(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def loopback_only_and_no_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Refuse sockets outside loopback; point HOME and model caches at a throwaway folder."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
@@ -76,3 +74,36 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
+    """Write `files` (taxonomy-relative path -> text or bytes) under `root`."""
+    for rel, content in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+
+
+@pytest.fixture
+def taxonomy_repo(tmp_path: Path):
+    """A real git repository in a temp folder, with a helper to commit a set of file changes."""
+    import git
+
+    root = tmp_path / "taxonomy"
+    root.mkdir()
+    repo = git.Repo.init(root, initial_branch="main")
+
+    def commit(files: dict[str, str | bytes | None], message: str = "change") -> str:
+        for rel, content in files.items():
+            if content is None:
+                repo.index.remove([rel], working_tree=True)
+            else:
+                write_tree(root, {rel: content})
+                repo.index.add([rel])
+        return repo.index.commit(message).hexsha
+
+    repo.commit_files = commit  # type: ignore[attr-defined]
+    return repo

@@ -1,0 +1,108 @@
+"""The `taxbot` command as a contributor and a workflow run it: output formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import REPO_ROOT, subprocess_env, write_tree
+from tests.leaves import ATTRIBUTION, freeform_skill
+
+DEMO = REPO_ROOT / "fixtures" / "demo-taxonomy"
+DEMO_PR = REPO_ROOT / "fixtures" / "demo-pr"
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=subprocess_env(**env), timeout=120
+    )
+
+
+def test_demo_taxonomy_is_clean_and_exits_0() -> None:
+    result = run("lint", str(DEMO))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "3 files checked: all clean"
+
+
+def test_findings_print_path_line_rule_and_exit_1() -> None:
+    result = run("lint", str(DEMO_PR))
+    assert result.returncode == 1
+    leaf = f"{DEMO_PR}/compositional_skills/linguistics/Palindromes/qna.yaml"
+    assert f"{leaf}:6:3: error [schema/minItems] `seed_examples` needs at least 5 items, found 4" in result.stdout
+    assert f"{leaf}:7:13: warning [yaml-boolean]" in result.stdout
+    assert result.stdout.rstrip().endswith("1 file checked: 5 error(s) in 1 file(s), 2 warning(s)")
+
+
+def test_json_output_keeps_paths_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    write_tree(
+        tmp_path,
+        {"compositional_skills/a/qna.yaml": freeform_skill(4), "compositional_skills/a/attribution.txt": ATTRIBUTION},
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["lint", "--format", "json", "compositional_skills/a/qna.yaml"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document == {
+        "findings": [
+            {
+                "path": "compositional_skills/a/qna.yaml",
+                "line": 5,
+                "col": 3,
+                "severity": "error",
+                "rule": "schema/minItems",
+                "message": "`seed_examples` needs at least 5 items, found 4",
+            }
+        ]
+    }
+
+
+def test_github_format_caps_annotations_and_puts_the_rest_in_the_step_summary(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {}
+    for i in range(12):
+        files[f"compositional_skills/s{i}/qna.yaml"] = freeform_skill(4)  # one error each
+        files[f"compositional_skills/s{i}/attribution.txt"] = ATTRIBUTION
+    write_tree(tmp_path, files)
+    summary = tmp_path / "summary.md"
+    result = run("lint", "--format", "github", str(tmp_path / "compositional_skills"), GITHUB_STEP_SUMMARY=str(summary))
+    assert result.returncode == 1
+    annotations = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
+    assert len(annotations) == 10
+    assert annotations[0].startswith(f"::error file={tmp_path}/compositional_skills/s0/qna.yaml,line=5,col=3,")
+    text = summary.read_text()
+    assert "the other 2 finding(s)" in text
+    assert "s8/qna.yaml" in text and "s9/qna.yaml" in text
+
+
+def test_workflow_command_data_is_escaped() -> None:
+    from bot.findings import Finding, Severity
+    from bot.render import render_github
+
+    commands, _ = render_github([Finding("a,b:c.yaml", 1, 1, Severity.ERROR, "r", "50% done\nnext")], 1)
+    assert commands.splitlines()[0] == "::error file=a%2Cb%3Ac.yaml,line=1,col=1,title=r::50%25 done%0Anext"
+
+
+def test_config_turns_off_extra_rules_and_warns_on_unknown_keys(tmp_path: Path, capsys) -> None:
+    write_tree(
+        tmp_path,
+        {
+            ".taxbot.yaml": "lint:\n  disable: [attribution-missing, no-such-rule]\n  colour: blue\n",
+            "compositional_skills/a/qna.yaml": freeform_skill(),
+        },
+    )
+    assert main(["lint", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "attribution-missing" not in out.split("no-such-rule")[0].split("\n")[-1]
+    assert "`no-such-rule` is not a rule that can be turned off" in out
+    assert "unknown key `lint.colour`" in out
+
+
+@pytest.mark.parametrize(
+    "argv", [["lint"], ["lint", "no/such/path"], ["frobnicate"], ["diff", "--taxonomy", ".", "--base", "HEAD"]]
+)
+def test_usage_errors_exit_2(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not a git repository: diff cannot run here
+    assert main(argv) == 2
