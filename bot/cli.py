@@ -11,11 +11,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import CONFIG_NAME, Config, load_config, parse_config
-from bot.diff import changed_leaves
+from bot.diff import ChangeSet, changed_leaves
 from bot.findings import Finding, has_errors
+from bot.indexcache import IndexCacheError, commit_index, default_cache_dir
 from bot.lint import LintCache, LintSettings, Profile, lint_entry
 from bot.render import render_github, render_json, render_text
-from bot.taxonomy import TOP_FOLDERS, DirectorySource, TaxonomyError, TreeSource, is_leaf_like
+from bot.similar import find_duplicates, similar_settings
+from bot.similar_report import SimilarReport
+from bot.similar_report import render_json as render_similar_json
+from bot.similar_report import render_markdown as render_similar_markdown
+from bot.similar_report import render_text as render_similar_text
+from bot.taxonomy import (
+    TOP_FOLDERS,
+    DirectorySource,
+    Leaf,
+    TaxonomyError,
+    TreeSource,
+    is_leaf_like,
+    open_repo,
+    parse_leaf,
+)
+from bot.yamldoc import YamlDocError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -132,6 +148,52 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if has_errors(findings) else EXIT_CLEAN
 
 
+def _config_at_base(change_set: ChangeSet) -> tuple[Config, list[Finding]]:
+    """The config of the base commit: a pull request cannot change how it is reviewed."""
+    entry = change_set.base.entry(CONFIG_NAME)
+    if entry is None or entry.is_symlink:
+        return Config(), []
+    return parse_config(entry.read().decode("utf-8", errors="replace"))
+
+
+def _changed_leaves_read(change_set: ChangeSet) -> list[Leaf]:
+    """The leaves of the change as they are after it; ones that cannot be read are left to `lint`."""
+    leaves = []
+    for change in change_set.present:
+        entry = change_set.head.entry(change.path)
+        if entry is None or entry.is_symlink:
+            continue
+        try:
+            leaves.append(parse_leaf(change.path, entry.read()))
+        except (YamlDocError, OSError):
+            continue
+    return leaves
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    taxonomy = Path(args.taxonomy)
+    change_set = changed_leaves(taxonomy, args.base, args.head)
+    config, problems = _config_at_base(change_set)
+    settings, more = similar_settings(config.section("similar"))
+    repo, prefix = open_repo(taxonomy)
+    if args.cache:
+        cache = Path(args.cache)
+    elif settings.cache:
+        cache = taxonomy / settings.cache
+    else:
+        cache = default_cache_dir(repo)
+    try:
+        index, stats = commit_index(repo, change_set.base.commit.hexsha, prefix, settings.thresholds, cache)
+    except IndexCacheError as error:
+        raise UsageError(f"{error} (choose another with --cache)") from error
+    excluded = {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
+    leaves = _changed_leaves_read(change_set)
+    report = SimilarReport(find_duplicates(index, leaves, excluded), len(leaves), stats, problems + more)
+    render = {"json": render_similar_json, "markdown": render_similar_markdown}.get(args.format, render_similar_text)
+    sys.stdout.write(render(report))
+    return EXIT_FINDINGS if report.duplicates else EXIT_CLEAN
+
+
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
     parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
     parser.add_argument(
@@ -160,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--head", metavar="REF", help="the commit it ends at (default: the work tree)")
     _add_output_options(diff, ("text", "github", "json"))
     diff.set_defaults(handler=cmd_diff)
+
+    similar = commands.add_parser(
+        "similar",
+        help="near-duplicate seed questions, answers and contexts of a change, against the tree and itself",
+        description="Exits 1 when a seed example, question or answer repeats one elsewhere; shared contexts alone "
+        "(one document behind several skills) exit 0.",
+    )
+    similar.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy (a git work tree)")
+    similar.add_argument("--base", required=True, metavar="REF", help="the commit the change starts from")
+    similar.add_argument("--head", metavar="REF", help="the commit it ends at (default: the work tree)")
+    similar.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="(default: text)")
+    similar.add_argument(
+        "--cache", metavar="DIR", help="index cache folder (default: `similar.cache` in .taxbot.yaml, else in .git)"
+    )
+    similar.set_defaults(handler=cmd_similar)
     return parser
 
 
