@@ -16,12 +16,13 @@ from pathlib import Path
 import git
 import numpy as np
 
+from bot.prefilter import SHARED
 from bot.seedindex import SeedIndex, Thresholds, Tokenizer, build_index, leaf_texts
 from bot.taxonomy import MAX_LEAF_BYTES, is_leaf_like, parse_leaf
 from bot.yamldoc import YamlDocError
 
-INDEX_FORMAT = 1
-KEEP_INDEXES = 4
+INDEX_FORMAT = 2
+KEEP_INDEXES = 3
 """Indexes kept in a cache folder, most recently used first; a review needs one, a rebuild the one before."""
 _BLOBS_PER_CALL = 2000
 _LINK_MODE = "120000"
@@ -89,7 +90,7 @@ def default_cache_dir(repo: git.Repo) -> Path:
 
 
 def _key(commit: str, prefix: str, thresholds: Thresholds) -> str:
-    settings = json.dumps([INDEX_FORMAT, prefix, asdict(thresholds)], sort_keys=True)
+    settings = json.dumps([INDEX_FORMAT, SHARED, prefix, asdict(thresholds)], sort_keys=True)
     return f"{commit}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
 
 
@@ -192,7 +193,7 @@ def commit_index(
             fresh.append(leaf_texts(parse_leaf(leaf.path, raw), leaf.blob, tokenizer))
         except YamlDocError:  # `taxbot lint` reports it; an unreadable leaf has nothing to match
             unreadable += 1
-    index = build_index(thresholds, fresh, previous, np.array(reuse, dtype=np.int64))
+    index = build_index(thresholds, tokenizer, fresh, previous, np.array(reuse, dtype=np.int64))
     seconds = time.perf_counter() - started
     stats = IndexStats(commit, False, index.leaf_count, len(fresh), len(reuse), unreadable, seconds)
     try:

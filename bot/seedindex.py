@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from bot.prefilter import KNOWN_RANKS, Postings, Ragged, prefix_keys, prefix_lengths, spans
+from bot.prefilter import KNOWN_RANKS, Postings, Ragged, Sequences, fold, prefix_keys, prefix_lengths, spans
 from bot.taxonomy import Leaf
 
 FIELDS = ("question", "answer", "context")
@@ -29,22 +29,36 @@ def snippet(text: str) -> str:
     return " ".join(text.split())[:SNIPPET_CHARS]
 
 
+def word_hash(word: str) -> int:
+    """A word's stable 64-bit hash: the same in every process, unlike Python's `hash`."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+class _Numbering(dict[str, int]):
+    """Word -> number, numbering (and hashing) a word the first time it is looked up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hashes: list[int] = []
+
+    def __missing__(self, word: str) -> int:
+        number = self[word] = len(self.hashes)
+        self.hashes.append(word_hash(word))
+        return number
+
+
 @dataclass
 class Tokenizer:
-    """Text to stable 64-bit word hashes (the same in every process); remembers words already hashed."""
+    """Text to word numbers, local to this tokenizer; `word_hashes` gives each number's stable hash."""
 
-    _known: dict[str, int] = field(default_factory=dict)
+    _numbering: _Numbering = field(default_factory=_Numbering)
 
-    def hashes(self, text: str) -> np.ndarray:
-        known = self._known
-        out = []
-        for word in words(text):
-            value = known.get(word)
-            if value is None:
-                digest = hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-                value = known[word] = int.from_bytes(digest, "little")
-            out.append(value)
-        return np.array(out, dtype=np.uint64)
+    def numbers(self, text: str) -> np.ndarray:
+        found = words(text)
+        return np.fromiter(map(self._numbering.__getitem__, found), dtype=np.int64, count=len(found))
+
+    def word_hashes(self) -> np.ndarray:
+        return np.array(self._numbering.hashes, dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -52,7 +66,7 @@ class Text:
     """One seed question, answer or context, tokenised, with its line and a short snippet to show."""
 
     line: int
-    hashes: np.ndarray
+    words: np.ndarray  # word numbers of the tokenizer that read it
     snippet: str
 
 
@@ -72,14 +86,14 @@ def leaf_texts(leaf: Leaf, blob: str, tokenizer: Tokenizer) -> LeafTexts:
     questions, answers, seed_context, contexts = [], [], [], []
     context_at: dict[str, int] = {}
     for seed in leaf.seed_examples:
-        questions.append(Text(seed.question_line, tokenizer.hashes(seed.question), snippet(seed.question)))
-        answers.append(Text(seed.answer_line, tokenizer.hashes(seed.answer), snippet(seed.answer)))
+        questions.append(Text(seed.question_line, tokenizer.numbers(seed.question), snippet(seed.question)))
+        answers.append(Text(seed.answer_line, tokenizer.numbers(seed.answer), snippet(seed.answer)))
         if seed.context is None or seed.context_line is None:
             seed_context.append(-1)
             continue
         if seed.context not in context_at:
             context_at[seed.context] = len(contexts)
-            contexts.append(Text(seed.context_line, tokenizer.hashes(seed.context), snippet(seed.context)))
+            contexts.append(Text(seed.context_line, tokenizer.numbers(seed.context), snippet(seed.context)))
         seed_context.append(context_at[seed.context])
     return LeafTexts(leaf.path, blob, questions, answers, seed_context, contexts)
 
@@ -103,8 +117,13 @@ class TextTable:
 
     lines: np.ndarray  # int32
     tokens: Ragged  # token ids
+    folded: np.ndarray  # the token ids folded into a byte each (`prefilter.fold`)
     snippets: Ragged  # utf-8
     postings: Postings
+
+    @property
+    def sequences(self) -> Sequences:
+        return Sequences(self.tokens, self.folded)
 
     def snippet(self, row: int) -> str:
         return bytes(self.snippets.row(row)).decode("utf-8", "replace")
@@ -179,6 +198,7 @@ class SeedIndex:
                 f"{name}_lines": table.lines,
                 f"{name}_tokens_offsets": table.tokens.offsets,
                 f"{name}_tokens_values": table.tokens.values,
+                f"{name}_folded": table.folded,
                 f"{name}_snippets_offsets": table.snippets.offsets,
                 f"{name}_snippets_values": table.snippets.values,
                 f"{name}_keys": table.postings.keys,
@@ -192,6 +212,7 @@ class SeedIndex:
             return TextTable(
                 arrays[f"{name}_lines"],
                 Ragged(arrays[f"{name}_tokens_offsets"], arrays[f"{name}_tokens_values"]),
+                arrays[f"{name}_folded"],
                 Ragged(arrays[f"{name}_snippets_offsets"], arrays[f"{name}_snippets_values"]),
                 Postings(arrays[f"{name}_keys"], arrays[f"{name}_rows"]),
             )
@@ -221,25 +242,26 @@ class _Part:
     """Rows of one field from fresh leaves, before they join the index."""
 
     lines: np.ndarray
-    hashes: Ragged
+    words: Ragged
     snippets: Ragged
 
     @classmethod
     def of(cls, texts: list[Text]) -> _Part:
         return cls(
             np.array([t.line for t in texts], dtype=np.int32),
-            Ragged.from_rows([t.hashes for t in texts], np.uint64),
+            Ragged.from_rows([t.words for t in texts], np.int64),
             _utf8([t.snippet for t in texts]),
         )
 
 
 def build_index(
     thresholds: Thresholds,
+    tokenizer: Tokenizer,
     fresh: Sequence[LeafTexts],
     previous: SeedIndex | None = None,
     reuse: np.ndarray | None = None,
 ) -> SeedIndex:
-    """An index of the `fresh` leaves and of the leaves `reuse` (ids in `previous`) taken over unchanged."""
+    """An index of the `fresh` leaves (read by `tokenizer`) and of the leaves `reuse` (ids in `previous`)."""
     reuse = np.zeros(0, dtype=np.int64) if reuse is None or previous is None else np.asarray(reuse, dtype=np.int64)
     kept_seeds = previous.leaf_seeds if previous is not None else np.zeros(1, dtype=np.int64)
     kept_contexts = previous.leaf_contexts if previous is not None else np.zeros(1, dtype=np.int64)
@@ -263,10 +285,10 @@ def build_index(
     )
 
     # The vocabulary only grows: words of leaves no longer in the tree stay, unused, until a cold build.
-    fresh_words = np.unique(np.concatenate([p.hashes.values for p in fresh_parts.values()]))
+    fresh_words = tokenizer.word_hashes()
     old_vocab = previous.vocab if previous is not None else np.zeros(0, dtype=np.uint64)
     vocab = np.union1d(old_vocab, fresh_words).astype(np.uint64)
-    renumber = np.searchsorted(vocab, old_vocab)
+    renumber, number = np.searchsorted(vocab, old_vocab), np.searchsorted(vocab, fresh_words)
 
     # All leaves, kept then fresh, each as (first seed, seed count, first context, context count) in the
     # combined rows (the previous index's rows, then the fresh ones); then put in path order.
@@ -283,7 +305,7 @@ def build_index(
     tables: dict[str, tuple[np.ndarray, Ragged, Ragged]] = {}
     for name, rows in (("question", seed_rows), ("answer", seed_rows), ("context", context_rows)):
         part = fresh_parts[name]
-        fresh_tokens = Ragged(part.hashes.offsets, np.searchsorted(vocab, part.hashes.values))
+        fresh_tokens = Ragged(part.words.offsets, number[part.words.values])
         if previous is not None:
             old = previous.table(name)
             old_tokens = Ragged(old.tokens.offsets, renumber[old.tokens.values])
@@ -315,7 +337,7 @@ def build_index(
         eligible = np.flatnonzero(tokens.lengths() >= minimum)
         asked = tokens.take(eligible)
         rows, keys = prefix_keys(asked, ranks[asked.values], prefix_lengths(asked.lengths(), thresholds.of(name)))
-        return TextTable(lines, tokens, snippets, Postings.build(eligible[rows], keys))
+        return TextTable(lines, tokens, fold(tokens.values), snippets, Postings.build(eligible[rows], keys))
 
     return SeedIndex(
         thresholds,

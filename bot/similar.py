@@ -11,7 +11,7 @@ from rapidfuzz import fuzz
 
 from bot.config import CONFIG_NAME
 from bot.findings import Finding, Severity
-from bot.prefilter import Prefilter, Ragged, similar_pairs
+from bot.prefilter import Prefilter, Ragged, Sequences, similar_pairs
 from bot.seedindex import FIELDS, SeedIndex, Thresholds, Tokenizer, build_index, leaf_texts
 from bot.taxonomy import Leaf
 
@@ -75,7 +75,7 @@ def find_duplicates(
     among themselves. With `exhaustive`, every pair is scored instead of the prefix filter's candidates.
     """
     tokenizer = Tokenizer()
-    change = build_index(index.thresholds, [leaf_texts(leaf, "", tokenizer) for leaf in leaves])
+    change = build_index(index.thresholds, tokenizer, [leaf_texts(leaf, "", tokenizer) for leaf in leaves])
     excluded_ids = [index.leaf_of(path) for path in excluded]
     matches = _search(change, _Side(index, np.array([i for i in excluded_ids if i is not None]), False), exhaustive)
     matches += _search(change, _Side(change, np.zeros(0, dtype=np.int64), True), exhaustive)
@@ -104,9 +104,9 @@ def _pairs(change: SeedIndex, side: _Side, name: str, exhaustive: bool) -> dict[
     asked = np.flatnonzero(_allowed(_Side(change, np.zeros(0, dtype=np.int64), True), name))
     prefilter = None if exhaustive else Prefilter(side.index.table(name).postings, ranks)
     rows, found, scores = similar_pairs(
-        Ragged(queries.offsets, ids),
+        Sequences.of(Ragged(queries.offsets, ids)),
         asked,
-        side.index.table(name).tokens,
+        side.index.table(name).sequences,
         _allowed(side, name),
         change.thresholds.of(name),
         prefilter,

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 from rapidfuzz import fuzz
 
-from bot.prefilter import KNOWN_RANKS, Postings, Prefilter, Ragged, prefix_keys, prefix_lengths, similar_pairs
+from bot.prefilter import (
+    KNOWN_RANKS,
+    SHARED,
+    Postings,
+    Prefilter,
+    Ragged,
+    Sequences,
+    prefix_keys,
+    prefix_lengths,
+    similar_pairs,
+)
 
 
 def ragged(rows: list[list[int]]) -> Ragged:
@@ -21,11 +31,11 @@ def test_ragged_take_and_concat_keep_rows_whole() -> None:
     assert joined.lengths().tolist() == [2, 0, 3, 1]
 
 
-def test_an_exact_match_needs_only_the_rarest_token_and_lower_thresholds_need_more() -> None:
+def test_an_exact_match_needs_only_its_rarest_tokens_and_lower_thresholds_need_more() -> None:
     lengths = np.array([1, 10, 40])
-    assert prefix_lengths(lengths, 100).tolist() == [1, 1, 1]
+    assert prefix_lengths(lengths, 100).tolist() == [1, SHARED, SHARED]
     assert (prefix_lengths(lengths, 80) >= prefix_lengths(lengths, 93)).all()
-    assert prefix_lengths(lengths, 93).tolist() == [1, 2, 6]
+    assert prefix_lengths(lengths, 93).tolist() == [1, 1 + SHARED, 5 + SHARED]
 
 
 def _planted(rng: np.random.Generator, rows: int, vocabulary: int) -> list[list[int]]:
@@ -66,8 +76,9 @@ def test_prefilter_finds_exactly_what_brute_force_finds(threshold: float) -> Non
     allowed[::5] = False
     asked = np.arange(len(queries))
 
-    fast = similar_pairs(queries, asked, indexed, allowed, threshold, Prefilter(postings, ranks[queries.values]))
-    slow = similar_pairs(queries, asked, indexed, allowed, threshold, None)
+    prefilter = Prefilter(postings, ranks[queries.values])
+    fast = similar_pairs(Sequences.of(queries), asked, Sequences.of(indexed), allowed, threshold, prefilter)
+    slow = similar_pairs(Sequences.of(queries), asked, Sequences.of(indexed), allowed, threshold, None)
 
     def as_set(found: tuple[np.ndarray, np.ndarray, np.ndarray]) -> set[tuple[int, int, float]]:
         return set(zip(found[0].tolist(), found[1].tolist(), found[2].tolist(), strict=True))
@@ -86,7 +97,12 @@ def test_unknown_query_tokens_can_match_nothing_yet_leave_the_rest_findable() ->
     query = ragged([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 99]])  # 99: a word the index has never seen
     query_ranks = np.where(query.values == 99, 0, ranks[np.minimum(query.values, 19)])
     found = similar_pairs(
-        query, np.array([0]), indexed, np.ones(1, dtype=bool), 90, Prefilter(Postings.build(rows, keys), query_ranks)
+        Sequences.of(query),
+        np.array([0]),
+        Sequences.of(indexed),
+        np.ones(1, dtype=bool),
+        90,
+        Prefilter(Postings.build(rows, keys), query_ranks),
     )
     assert found[1].tolist() == [0]
     assert found[2][0] == pytest.approx(95.2, abs=0.1)

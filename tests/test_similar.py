@@ -37,7 +37,7 @@ def leaf(path: str, text: str) -> Leaf:
 def index_of(leaves: dict[str, str], thresholds: Thresholds | None = None) -> SeedIndex:
     tokenizer = Tokenizer()
     texts = [leaf_texts(leaf(p, t), "", tokenizer) for p, t in leaves.items()]
-    return build_index(thresholds or Thresholds(), texts)
+    return build_index(thresholds or Thresholds(), tokenizer, texts)
 
 
 def check(index: SeedIndex, leaves: list[Leaf], excluded: tuple[str, ...] = ()) -> list[Match]:
@@ -179,7 +179,7 @@ def real_tree() -> tuple[SeedIndex, dict[str, Leaf]]:
         pytest.skip("../shared/data is absent")
     leaves = load_directory(root).leaves
     tokenizer = Tokenizer()
-    return build_index(Thresholds(), [leaf_texts(x, "", tokenizer) for x in leaves.values()]), leaves
+    return build_index(Thresholds(), tokenizer, [leaf_texts(x, "", tokenizer) for x in leaves.values()]), leaves
 
 
 def test_real_receipts_share_a_context_and_are_not_duplicate_seed_examples(real_tree) -> None:
@@ -215,7 +215,7 @@ def test_real_tree_flags_only_its_known_repeats(real_tree) -> None:
 def test_real_2025_tree_has_no_duplicates(shared_data: Path) -> None:
     leaves = load_directory(shared_data / "taxonomy-2025-04").leaves
     tokenizer = Tokenizer()
-    index = build_index(Thresholds(), [leaf_texts(x, "", tokenizer) for x in leaves.values()])
+    index = build_index(Thresholds(), tokenizer, [leaf_texts(x, "", tokenizer) for x in leaves.values()])
     # The inclusion leaf asks one instruction about several sentences: the same question on other contexts.
     assert all(check(index, [one], excluded=(path,)) == [] for path, one in leaves.items())
 
