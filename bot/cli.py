@@ -7,64 +7,17 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import CONFIG_NAME, Config, load_config, parse_config
+from bot.batch import TargetError, collect_targets, lint_targets
+from bot.config import CONFIG_NAME, Config, parse_config
 from bot.diff import changed_leaves
 from bot.findings import Finding, has_errors
 from bot.lint import LintCache, LintSettings, Profile, lint_entry
 from bot.render import render_github, render_json, render_text
-from bot.taxonomy import TOP_FOLDERS, DirectorySource, TaxonomyError, TreeSource, is_leaf_like
+from bot.taxonomy import TaxonomyError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    """The command was called wrongly; the message says how to call it."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """A file to lint: as the user named it, and where it sits in its taxonomy."""
-
-    display: str
-    root: Path
-    path: str  # taxonomy-relative, posix
-
-
-def _taxonomy_root(path: Path) -> tuple[Path, str]:
-    """The taxonomy folder holding `path`: the parent of its nearest knowledge/ or *_skills/ ancestor."""
-    absolute = path.absolute()
-    for ancestor in [absolute, *absolute.parents]:
-        if ancestor.name in TOP_FOLDERS:
-            return ancestor.parent, absolute.relative_to(ancestor.parent).as_posix()
-    if path.is_dir():
-        return path, "."
-    return absolute.parent, absolute.name
-
-
-def collect_targets(paths: Sequence[str], taxonomy: Path | None) -> list[Target]:
-    targets: list[Target] = []
-    for given in paths:
-        path = Path(given)
-        if not path.exists() and not path.is_symlink():
-            raise UsageError(f"no such file or folder: {given}")
-        if taxonomy is not None:
-            try:
-                root, rel = taxonomy, path.absolute().relative_to(taxonomy.absolute()).as_posix()
-            except ValueError:
-                raise UsageError(f"{given} is not inside the taxonomy folder {taxonomy}") from None
-        else:
-            root, rel = _taxonomy_root(path)
-        if path.is_dir() and not path.is_symlink():
-            for entry in DirectorySource(path).entries():
-                if is_leaf_like(entry.path):
-                    inner = entry.path if rel == "." else f"{rel}/{entry.path}"
-                    targets.append(Target(os.path.join(given, entry.path), root, inner))
-        else:
-            targets.append(Target(given, root, rel))
-    return targets
 
 
 def _settings(args: argparse.Namespace, config: Config) -> LintSettings:
@@ -89,19 +42,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     targets = collect_targets(args.paths, taxonomy)
     if not targets:
         print(f"taxbot: no qna.yaml files under {', '.join(args.paths)}", file=sys.stderr)
-    findings: list[Finding] = []
-    sources: dict[Path, tuple[TreeSource, LintSettings]] = {}
-    cache = LintCache()
-    for target in targets:
-        if target.root not in sources:
-            config, problems = load_config(target.root)
-            findings += [p.moved_to(str(target.root / CONFIG_NAME)) for p in problems]
-            sources[target.root] = (DirectorySource(target.root), _settings(args, config))
-        source, settings = sources[target.root]
-        entry = source.entry(target.path)
-        if entry is None:
-            raise UsageError(f"cannot read {target.display}")
-        findings += [f.moved_to(target.display) for f in lint_entry(entry, source, settings, cache)]
+    findings = lint_targets(targets, Profile(args.profile), args.jobs)
     _emit(args, findings, len(targets), {})
     return EXIT_FINDINGS if has_errors(findings) else EXIT_CLEAN
 
@@ -151,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="check qna.yaml leaves: schema, YAML style, community rules")
     lint.add_argument("paths", nargs="+", metavar="PATH", help="qna.yaml files or folders to search for them")
     lint.add_argument("--taxonomy", metavar="DIR", help="the taxonomy root (default: found from each path)")
+    lint.add_argument("--jobs", type=int, metavar="N", help="processes to lint with (default: one per core)")
     _add_output_options(lint, ("text", "github", "json"))
     lint.set_defaults(handler=cmd_lint)
 
@@ -172,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (UsageError, TaxonomyError) as error:
+    except (TargetError, TaxonomyError) as error:
         print(f"taxbot: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

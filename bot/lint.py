@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import PurePosixPath
@@ -61,14 +62,23 @@ def _shape_path(shape: tuple[str, ...]) -> str:
     return "/".join((*shape, LEAF_NAME)) if shape[0] else LEAF_NAME
 
 
+_YAMLLINT_DISABLE_FILE = re.compile(r"^#\s*yamllint disable-file\s*$")
+
+
 def _yamllint(path: str, text: str, settings: LintSettings) -> list[Finding]:
+    """yamllint's findings for text that is known to parse.
+
+    yamllint's `run` parses the whole text a second time with the pure-Python parser only to look for a
+    syntax error, which the caller's own parse has already ruled out; its cosmetic checks are the rest.
+    """
+    if _YAMLLINT_DISABLE_FILE.match(text.split("\n", 1)[0]):
+        return []
     findings = []
-    for problem in linter.run(text, _yamllint_config()):
+    for problem in linter.get_cosmetic_problems(text, _yamllint_config(), None):
         if problem.rule == "key-duplicates" and settings.wants("duplicate-key"):
             continue  # the duplicate-key rule says the same with where the first one was
         severity = Severity.ERROR if problem.level == "error" else Severity.WARNING
-        rule = f"yamllint/{problem.rule or 'syntax'}"
-        findings.append(Finding(path, problem.line, problem.column, severity, rule, problem.desc))
+        findings.append(Finding(path, problem.line, problem.column, severity, f"yamllint/{problem.rule}", problem.desc))
     return findings
 
 

@@ -41,7 +41,11 @@ def _validator(version: int, schema_name: str) -> Validator | str:
     schema = resource.contents
     if isinstance(schema, Mapping) and schema.get("deprecated"):
         return str(schema.get("description") or f"{schema_name} schema version {version} is deprecated")
+    # Register the version's shared files up front: a registry that retrieves lazily hands its finds
+    # to a throwaway copy, and jsonschema would fetch `./version.json` again for every document.
     registry: Registry = Registry(retrieve=lambda uri: _resource(version, uri))  # type: ignore[call-arg]
+    shared = [entry.name for entry in schema_base().joinpath(f"v{version}").iterdir() if entry.name.endswith(".json")]
+    registry = registry.with_resources((f"./{name}", _resource(version, name)) for name in shared).crawl()
     return validator_for(schema)(schema, registry=registry)
 
 
