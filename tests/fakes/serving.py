@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+import traceback
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,7 +94,10 @@ class LoopbackServer:
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-server", daemon=True)
+        # A short poll interval, because shutdown() waits for the serving loop's next poll.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.01,), name="fake-server", daemon=True
+        )
 
     @property
     def origin(self) -> str:
@@ -153,7 +157,12 @@ class LoopbackServer:
             self._stopping.wait(fault.delay)
             if fault.reply is not None:
                 return fault.reply(request)
-        return self._handle(request)
+        try:
+            return self._handle(request)
+        except Exception as error:
+            # A broken script or handler must fail the test visibly, not leave the client without a reply.
+            traceback.print_exc()
+            return Reply(500, {"message": f"fake server error: {error!r}"})
 
 
 def _parse_body(raw: bytes) -> Any:
@@ -171,6 +180,8 @@ def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
         # Keep-alive like the real services; an idle connection's thread ends after `timeout` seconds.
         protocol_version = "HTTP/1.1"
         timeout = 10
+        # Headers and body go out in separate writes; with Nagle on, each reply would stall ~40 ms.
+        disable_nagle_algorithm = True
 
         def _dispatch(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
