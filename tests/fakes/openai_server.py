@@ -33,6 +33,7 @@ def _text(message: dict[str, Any]) -> str:
 
 
 def _tokens(text: str) -> int:
+    """Usage counts words: deterministic, and close enough for tests of budgets."""
     return len(text.split())
 
 
@@ -212,9 +213,10 @@ class FakeOpenAI:
         return _error(404, f"Invalid URL ({request.method} {request.path})", "invalid_request_error")
 
     def _chat(self, body: dict[str, Any]) -> Reply:
-        for required in ("model", "messages"):
-            if required not in body:
-                return _error(400, f"Missing required parameter: '{required}'.", "invalid_request_error")
+        if not isinstance(body.get("model"), str):
+            return _error(400, "you must provide a model parameter", "invalid_request_error")
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return _error(400, "'messages' must contain at least one message.", "invalid_request_error")
         answer = self.script(body)
         if isinstance(answer, dict):
             return Reply(200, answer)
