@@ -309,15 +309,7 @@ class GitHubJson:
             "annotations_count": len(run.annotations),
             "annotations_url": f"{url}/annotations",
         }
-        pulls = [
-            {
-                "number": pr.number,
-                "head": {"ref": pr.head_ref, "sha": pr.head_sha},
-                "base": {"ref": pr.base_ref},
-            }
-            for pr in repo.pulls.values()
-            if pr.head_sha == run.head_sha
-        ]
+        pulls = self.pull_refs(repo, [pr for pr in repo.pulls.values() if pr.head_sha == run.head_sha])
         return {
             "id": run.id,
             "node_id": f"CR_{run.id}",
@@ -350,6 +342,21 @@ class GitHubJson:
             "message": annotation["message"],
             "raw_details": annotation.get("raw_details"),
         }
+
+    def pull_refs(self, repo: Repository, pulls: list[PullRequest]) -> list[dict[str, Any]]:
+        """The short pull requests of check-run and workflow-run payloads; GitHub lists none from forks."""
+        link = {"id": repo.id, "url": f"{self.api}/repos/{repo.full_name}", "name": repo.name}
+        return [
+            {
+                "url": f"{self.api}/repos/{repo.full_name}/pulls/{pull.number}",
+                "id": pull.id,
+                "number": pull.number,
+                "head": {"ref": pull.head_ref, "sha": pull.head_sha, "repo": link},
+                "base": {"ref": pull.base_ref, "sha": pull.base_sha, "repo": link},
+            }
+            for pull in pulls
+            if pull.head_repo == repo.full_name
+        ]
 
     def release(self, repo: Repository, release: Release) -> dict[str, Any]:
         api = f"{self.api}/repos/{repo.full_name}/releases/{release.id}"

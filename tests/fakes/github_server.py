@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -93,7 +94,8 @@ class FakeGitHub:
         self.bot = self.state.user(bot_login, "Bot")
         self.state.tokens[token] = bot_login
         self._server = LoopbackServer(self._handle)
-        self._json = GitHubJson(self.state, self.url, self.html_url)
+        self.render = GitHubJson(self.state, self.url, self.html_url)
+        self._lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._add_routes()
 
@@ -173,11 +175,11 @@ class FakeGitHub:
 
     def _add_routes(self) -> None:
         r = self._route
-        r("GET", "/user", lambda req, _: Reply(200, self._json.user(self._caller(req))))
+        r("GET", "/user", lambda req, _: Reply(200, self.render.user(self._caller(req))))
         r(
             "GET",
             "/users/(?P<login>[^/]+)",
-            lambda _, p: Reply(200, self._json.user(self.state.user(p["login"]))),
+            lambda _, p: Reply(200, self.render.user(self.state.user(p["login"]))),
         )
         r("GET", "/rate_limit", self._get_rate_limit)
         r("GET", "/orgs/(?P<org>[^/]+)", self._get_org)
@@ -188,7 +190,7 @@ class FakeGitHub:
             self._get_membership,
         )
         r("GET", "/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members/(?P<login>[^/]+)", self._get_team_member)
-        r("GET", "{repo}", lambda _, p: Reply(200, self._json.repo(self._repo(p))))
+        r("GET", "{repo}", lambda _, p: Reply(200, self.render.repo(self._repo(p))))
         r("GET", "{repo}/collaborators/(?P<login>[^/]+)/permission", self._get_permission)
         r("GET", "{repo}/pulls", self._list_pulls)
         r("GET", "{repo}/pulls/(?P<number>\\d+)", self._get_pull)
@@ -212,6 +214,11 @@ class FakeGitHub:
         r("GET", "{repo}/pulls/(?P<number>\\d+)/reviews/(?P<id>\\d+)/comments", self._list_review_comments)
         r("GET", "{repo}/pulls/(?P<number>\\d+)/comments", self._list_review_comments)
         r("POST", "{repo}/pulls/(?P<number>\\d+)/comments", self._create_review_comment)
+        r(
+            "POST",
+            "{repo}/pulls/(?P<number>\\d+)/comments/(?P<id>\\d+)/replies",
+            self._reply_to_review_comment,
+        )
         r("GET", "{repo}/pulls/comments/(?P<id>\\d+)", self._get_review_comment)
         r("PATCH", "{repo}/pulls/comments/(?P<id>\\d+)", self._edit_review_comment)
         r("DELETE", "{repo}/pulls/comments/(?P<id>\\d+)", self._delete_review_comment)
@@ -231,17 +238,20 @@ class FakeGitHub:
         if not request.path.startswith(API_PREFIX + "/"):
             return _not_found()
         path = request.path[len(API_PREFIX) :]
-        if self._caller(request) is None:
-            return Reply(401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"})
+        # Handlers read and change plain dicts, so one request at a time.
+        with self._lock:
+            try:
+                self._caller(request)
+                reply = self._dispatch(request, path)
+            except _Stop as stop:
+                reply = stop.reply
+        return Reply(reply.status, reply.body, self._rate_headers() | reply.headers)
+
+    def _dispatch(self, request: ReceivedRequest, path: str) -> Reply:
         for method, pattern, handler in self._routes:
             match = pattern.match(path)
             if match and method == request.method:
-                params = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
-                try:
-                    reply = handler(request, params)
-                except _Missing as missing:
-                    reply = _not_found(missing.message)
-                return Reply(reply.status, reply.body, self._rate_headers() | reply.headers)
+                return handler(request, {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()})
         return _not_found()
 
     def _rate_headers(self) -> dict[str, str]:
@@ -254,22 +264,27 @@ class FakeGitHub:
             "x-ratelimit-resource": "core",
         }
 
-    def _caller(self, request: ReceivedRequest) -> User | None:
+    def _caller(self, request: ReceivedRequest) -> User:
+        """The token's user; a request without a known token stops with GitHub's 401."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         login = self.state.tokens.get(token) if scheme.lower() in ("token", "bearer") else None
-        return self.state.users[login] if login else None
+        if login is None:
+            raise _Stop(
+                Reply(401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"})
+            )
+        return self.state.users[login]
 
     def _repo(self, params: dict[str, str]) -> Repository:
         repo = self.state.repos.get(f"{params['owner']}/{params['name']}")
         if repo is None:
-            raise _Missing
+            raise _Stop(_not_found())
         return repo
 
     def _pull(self, params: dict[str, str]) -> tuple[Repository, PullRequest]:
         repo = self._repo(params)
         pull = repo.pulls.get(int(params["number"]))
         if pull is None:
-            raise _Missing
+            raise _Stop(_not_found())
         return repo, pull
 
     def _page(self, request: ReceivedRequest, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
@@ -309,34 +324,34 @@ class FakeGitHub:
     def _get_org(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         known = {org for org, _ in self.state.teams} | {repo.owner for repo in self.state.repos.values()}
         if p["org"] not in known:
-            raise _Missing
-        return Reply(200, self._json.org(self.state.user(p["org"])))
+            raise _Stop(_not_found())
+        return Reply(200, self.render.org(self.state.user(p["org"])))
 
     def _team(self, p: dict[str, str]) -> Team:
         team = self.state.teams.get((p["org"], p["slug"]))
         if team is None:
-            raise _Missing
+            raise _Stop(_not_found())
         return team
 
     def _get_team(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
-        return Reply(200, self._json.team(self._team(p)))
+        return Reply(200, self.render.team(self._team(p)))
 
     def _get_membership(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         team = self._team(p)
         if p["login"] not in team.members:
-            raise _Missing
-        return Reply(200, self._json.membership(team, p["login"]))
+            raise _Stop(_not_found())
+        return Reply(200, self.render.membership(team, p["login"]))
 
     def _get_team_member(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         team = self._team(p)
         if p["login"] not in team.members or p["login"] in team.pending:
-            raise _Missing
+            raise _Stop(_not_found())
         return Reply(204)
 
     def _get_permission(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
         role = repo.role_of(p["login"])
-        user = self._json.user(self.state.user(p["login"]))
+        user = self.render.user(self.state.user(p["login"]))
         return Reply(200, {"permission": ROLE_PERMISSION[role], "role_name": role, "user": user})
 
     # Pull requests and their files.
@@ -345,24 +360,24 @@ class FakeGitHub:
         repo = self._repo(p)
         state = request.query.get("state", "open")
         pulls = [pr for pr in repo.pulls.values() if state in ("all", pr.state)]
-        return self._paged(request, [self._json.pull(repo, pr) for pr in pulls])
+        return self._paged(request, [self.render.pull(repo, pr) for pr in pulls])
 
     def _get_pull(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
-        return Reply(200, self._json.pull(*self._pull(p)))
+        return Reply(200, self.render.pull(*self._pull(p)))
 
     def _list_files(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, pull = self._pull(p)
-        return self._paged(request, [self._json.pull_file(repo, pull, f) for f in pull.files])
+        return self._paged(request, [self.render.pull_file(repo, pull, f) for f in pull.files])
 
     def _get_issue(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
-        return Reply(200, self._json.issue(*self._pull(p)))
+        return Reply(200, self.render.issue(*self._pull(p)))
 
     def _get_commit(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
         sha = self._resolve_ref(repo, p["ref"])
         if sha is None:
             return _unprocessable(f"No commit found for SHA: {p['ref']}")
-        return Reply(200, self._json.commit(repo, sha))
+        return Reply(200, self.render.commit(repo, sha))
 
     def _resolve_ref(self, repo: Repository, ref: str) -> str | None:
         if re.fullmatch(r"[0-9a-f]{40}", ref):
@@ -380,13 +395,13 @@ class FakeGitHub:
         repo = self._repo(p)
         comment = repo.issue_comments.get(int(p["id"]))
         if comment is None:
-            raise _Missing
+            raise _Stop(_not_found())
         return repo, comment
 
     def _list_issue_comments(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, pull = self._pull(p)
         return self._paged(
-            request, [self._json.issue_comment(repo, c) for c in repo.comments_on(pull.number)]
+            request, [self.render.issue_comment(repo, c) for c in repo.comments_on(pull.number)]
         )
 
     def _create_issue_comment(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
@@ -396,12 +411,12 @@ class FakeGitHub:
             return _validation_failed("IssueComment", "body", "missing_field")
         if len(body) > MAX_BODY:
             return _too_long("IssueComment")
-        comment = IssueComment(self.state.next_id(), pull.number, self._caller(request) or self.bot, body)
+        comment = IssueComment(self.state.next_id(), pull.number, self._caller(request), body)
         repo.issue_comments[comment.id] = comment
-        return Reply(201, self._json.issue_comment(repo, comment))
+        return Reply(201, self.render.issue_comment(repo, comment))
 
     def _get_issue_comment(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
-        return Reply(200, self._json.issue_comment(*self._issue_comment(p)))
+        return Reply(200, self.render.issue_comment(*self._issue_comment(p)))
 
     def _edit_issue_comment(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, comment = self._issue_comment(p)
@@ -411,7 +426,7 @@ class FakeGitHub:
         if len(body) > MAX_BODY:
             return _too_long("IssueComment")
         comment.body, comment.updated_at = body, now()
-        return Reply(200, self._json.issue_comment(repo, comment))
+        return Reply(200, self.render.issue_comment(repo, comment))
 
     def _delete_issue_comment(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, comment = self._issue_comment(p)
@@ -420,26 +435,26 @@ class FakeGitHub:
 
     def _list_reactions(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         _, comment = self._issue_comment(p)
-        return self._paged(request, [self._json.reaction(r) for r in comment.reactions])
+        return self._paged(request, [self.render.reaction(r) for r in comment.reactions])
 
     def _create_reaction(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         _, comment = self._issue_comment(p)
         content = request.json().get("content")
         if content not in REACTIONS:
             return _validation_failed("Reaction", "content", "invalid")
-        user = self._caller(request) or self.bot
+        user = self._caller(request)
         for reaction in comment.reactions:
             if reaction.content == content and reaction.user.login == user.login:
-                return Reply(200, self._json.reaction(reaction))
+                return Reply(200, self.render.reaction(reaction))
         reaction = Reaction(self.state.next_id(), content, user)
         comment.reactions.append(reaction)
-        return Reply(201, self._json.reaction(reaction))
+        return Reply(201, self.render.reaction(reaction))
 
     # Labels.
 
     def _list_labels(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, pull = self._pull(p)
-        return self._paged(request, [self._json.label(repo, name) for name in pull.labels])
+        return self._paged(request, [self.render.label(repo, name) for name in pull.labels])
 
     def _requested_labels(self, request: ReceivedRequest) -> list[str]:
         # GitHub takes a bare list of names (what PyGithub sends) or {"labels": [...]}.
@@ -453,7 +468,7 @@ class FakeGitHub:
             repo.labels.setdefault(name, "ededed")
             if name not in pull.labels:
                 pull.labels.append(name)
-        return Reply(200, [self._json.label(repo, name) for name in pull.labels])
+        return Reply(200, [self.render.label(repo, name) for name in pull.labels])
 
     def _set_labels(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         _, pull = self._pull(p)
@@ -469,7 +484,7 @@ class FakeGitHub:
         if p["label"] not in pull.labels:
             return _not_found("Label does not exist")
         pull.labels.remove(p["label"])
-        return Reply(200, [self._json.label(repo, name) for name in pull.labels])
+        return Reply(200, [self.render.label(repo, name) for name in pull.labels])
 
     # Reviews and review comments.
 
@@ -478,14 +493,14 @@ class FakeGitHub:
         reviews = sorted(
             (r for r in repo.reviews.values() if r.pull_number == pull.number), key=lambda r: r.id
         )
-        return self._paged(request, [self._json.review(repo, r) for r in reviews])
+        return self._paged(request, [self.render.review(repo, r) for r in reviews])
 
     def _get_review(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, pull = self._pull(p)
         review = repo.reviews.get(int(p["id"]))
         if review is None or review.pull_number != pull.number:
-            raise _Missing
-        return Reply(200, self._json.review(repo, review))
+            raise _Stop(_not_found())
+        return Reply(200, self.render.review(repo, review))
 
     def _create_review(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, pull = self._pull(p)
@@ -503,7 +518,7 @@ class FakeGitHub:
                 return _unprocessable(error)
             if len(draft.get("body") or "") > MAX_BODY:
                 return _too_long("PullRequestReviewComment")
-        user = self._caller(request) or self.bot
+        user = self._caller(request)
         commit_id = data.get("commit_id") or pull.head_sha
         state = REVIEW_STATES.get(event, "PENDING")
         review = Review(self.state.next_id(), pull.number, user, body, state, commit_id)
@@ -512,7 +527,7 @@ class FakeGitHub:
             comment = self._new_review_comment(pull, user, draft, commit_id)
             comment.review_id = review.id
             repo.review_comments[comment.id] = comment
-        return Reply(200, self._json.review(repo, review))
+        return Reply(200, self.render.review(repo, review))
 
     def _review_comment_error(self, pull: PullRequest, draft: dict[str, Any]) -> str | None:
         """Why GitHub would refuse this inline comment, or None; this fake wants `line`, not `position`."""
@@ -553,11 +568,19 @@ class FakeGitHub:
             for c in sorted(repo.review_comments.values(), key=lambda c: c.id)
             if c.pull_number == pull.number and review_id in (None, c.review_id)
         ]
-        return self._paged(request, [self._json.review_comment(repo, c) for c in comments])
+        return self._paged(request, [self.render.review_comment(repo, c) for c in comments])
 
     def _create_review_comment(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
+        return self._post_review_comment(request, p, dict(request.json()))
+
+    def _reply_to_review_comment(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
+        draft = {"body": request.json().get("body"), "in_reply_to": int(p["id"])}
+        return self._post_review_comment(request, p, draft)
+
+    def _post_review_comment(
+        self, request: ReceivedRequest, p: dict[str, str], draft: dict[str, Any]
+    ) -> Reply:
         repo, pull = self._pull(p)
-        draft = dict(request.json())
         parent = repo.review_comments.get(draft.get("in_reply_to") or 0)
         if parent is not None:  # a reply sits in its parent's thread
             draft |= {"path": parent.path, "line": parent.line, "side": parent.side}
@@ -568,20 +591,20 @@ class FakeGitHub:
             )
         if len(draft.get("body") or "") > MAX_BODY:
             return _too_long("PullRequestReviewComment")
-        user = self._caller(request) or self.bot
+        user = self._caller(request)
         comment = self._new_review_comment(pull, user, draft, draft.get("commit_id") or pull.head_sha)
         repo.review_comments[comment.id] = comment
-        return Reply(201, self._json.review_comment(repo, comment))
+        return Reply(201, self.render.review_comment(repo, comment))
 
     def _review_comment(self, p: dict[str, str]) -> tuple[Repository, ReviewComment]:
         repo = self._repo(p)
         comment = repo.review_comments.get(int(p["id"]))
         if comment is None:
-            raise _Missing
+            raise _Stop(_not_found())
         return repo, comment
 
     def _get_review_comment(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
-        return Reply(200, self._json.review_comment(*self._review_comment(p)))
+        return Reply(200, self.render.review_comment(*self._review_comment(p)))
 
     def _edit_review_comment(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, comment = self._review_comment(p)
@@ -591,7 +614,7 @@ class FakeGitHub:
         if len(body) > MAX_BODY:
             return _too_long("PullRequestReviewComment")
         comment.body, comment.updated_at = body, now()
-        return Reply(200, self._json.review_comment(repo, comment))
+        return Reply(200, self.render.review_comment(repo, comment))
 
     def _delete_review_comment(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, comment = self._review_comment(p)
@@ -604,7 +627,7 @@ class FakeGitHub:
         repo = self._repo(p)
         run = repo.check_runs.get(int(p["id"]))
         if run is None:
-            raise _Missing
+            raise _Stop(_not_found())
         return repo, run
 
     def _create_check_run(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
@@ -618,12 +641,12 @@ class FakeGitHub:
         if error is not None:
             return error
         repo.check_runs[run.id] = run
-        return Reply(201, self._json.check_run(repo, run))
+        return Reply(201, self.render.check_run(repo, run))
 
     def _update_check_run(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, run = self._check_run(p)
         error = self._apply_check_run(run, request.json())
-        return error or Reply(200, self._json.check_run(repo, run))
+        return error or Reply(200, self.render.check_run(repo, run))
 
     def _apply_check_run(self, run: CheckRun, data: dict[str, Any]) -> Reply | None:
         """Validate all of `data`, then apply it; annotations add to those already there, as on GitHub."""
@@ -657,11 +680,11 @@ class FakeGitHub:
         return None
 
     def _get_check_run(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
-        return Reply(200, self._json.check_run(*self._check_run(p)))
+        return Reply(200, self.render.check_run(*self._check_run(p)))
 
     def _list_annotations(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, run = self._check_run(p)
-        return self._paged(request, [self._json.annotation(repo, run, a) for a in run.annotations])
+        return self._paged(request, [self.render.annotation(repo, run, a) for a in run.annotations])
 
     def _list_check_runs(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
@@ -674,7 +697,7 @@ class FakeGitHub:
         if request.query.get("filter", "latest") == "latest":  # GitHub's default: the newest run of each name
             runs = [r for i, r in enumerate(runs) if r.name not in {s.name for s in runs[:i]}]
         chunk, headers = self._page(request, runs)
-        body = {"total_count": len(runs), "check_runs": [self._json.check_run(repo, r) for r in chunk]}
+        body = {"total_count": len(runs), "check_runs": [self.render.check_run(repo, r) for r in chunk]}
         return Reply(200, body, headers)
 
     # Releases.
@@ -682,13 +705,13 @@ class FakeGitHub:
     def _release(self, repo: Repository, match: Callable[[Release], bool]) -> Release:
         release = next((r for r in sorted(repo.releases.values(), key=lambda r: -r.id) if match(r)), None)
         if release is None:
-            raise _Missing
+            raise _Stop(_not_found())
         return release
 
     def _list_releases(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
         releases = sorted(repo.releases.values(), key=lambda r: -r.id)
-        return self._paged(request, [self._json.release(repo, r) for r in releases])
+        return self._paged(request, [self.render.release(repo, r) for r in releases])
 
     def _create_release(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
@@ -706,34 +729,34 @@ class FakeGitHub:
             body=data.get("body"),
             draft=bool(data.get("draft")),
             prerelease=bool(data.get("prerelease")),
-            author=self._caller(request) or self.bot,
+            author=self._caller(request),
         )
         repo.releases[release.id] = release
-        return Reply(201, self._json.release(repo, release))
+        return Reply(201, self.render.release(repo, release))
 
     def _get_release(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
-        return Reply(200, self._json.release(repo, self._release(repo, lambda r: r.id == int(p["id"]))))
+        return Reply(200, self.render.release(repo, self._release(repo, lambda r: r.id == int(p["id"]))))
 
     def _get_release_by_tag(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         # A draft release has no tag yet, so GitHub does not find it by tag.
         repo = self._repo(p)
         release = self._release(repo, lambda r: r.tag_name == p["tag"] and not r.draft)
-        return Reply(200, self._json.release(repo, release))
+        return Reply(200, self.render.release(repo, release))
 
     def _get_latest_release(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
         return Reply(
-            200, self._json.release(repo, self._release(repo, lambda r: not r.draft and not r.prerelease))
+            200, self.render.release(repo, self._release(repo, lambda r: not r.draft and not r.prerelease))
         )
 
 
-class _Missing(Exception):
-    """Raised by a handler for a resource that does not exist; answered as GitHub's 404."""
+class _Stop(Exception):
+    """Ends a handler early with `reply`: a 404 for a missing resource, a 401 for an unknown token."""
 
-    def __init__(self, message: str = "Not Found") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
 
 
 def _output_error(output: dict[str, Any]) -> str | None:
