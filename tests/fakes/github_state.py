@@ -236,7 +236,7 @@ class GitHubState:
     repos: dict[str, Repository] = field(default_factory=dict)
     teams: dict[tuple[str, str], Team] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> login
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001), init=False, repr=False)
 
     def next_id(self) -> int:
         return next(self._ids)
