@@ -1,4 +1,4 @@
-"""Teacher prompts of the LAB pipelines and the readers of their replies; seeds travel as data, never as instructions."""
+"""Teacher prompts of the LAB pipelines and readers of their replies; seeds travel as data, not instructions."""
 
 from __future__ import annotations
 
@@ -32,8 +32,7 @@ def _messages(task: str, instructions: str, data: dict[str, object]) -> list[Mes
 
 def _seed_list(seeds: Sequence[Candidate]) -> list[dict[str, str]]:
     return [
-        {k: v for k, v in (("context", s.context), ("question", s.question), ("answer", s.answer)) if v}
-        for s in seeds
+        {k: v for k, v in (("context", s.context), ("question", s.question), ("answer", s.answer)) if v} for s in seeds
     ]
 
 
@@ -87,21 +86,23 @@ def _text(value: object, name: str) -> str:
     return value.strip()
 
 
+def _candidate(item: object, grounded: bool) -> Candidate:
+    if not isinstance(item, dict):
+        raise ValueError("each entry must be an object")
+    context = _text(item.get("context"), "context") if grounded else None
+    return Candidate(_text(item.get("question"), "question"), _text(item.get("answer"), "answer"), context)
+
+
 def read_pairs(reply: object) -> list[Candidate]:
     if not isinstance(reply, dict) or not isinstance(reply.get("pairs"), list):
         raise ValueError('expected {"pairs": [...]}')
-    return [Candidate(_text(p.get("question"), "question"), _text(p.get("answer"), "answer"))
-            for p in reply["pairs"] if isinstance(p, dict)]  # fmt: skip
+    return [_candidate(item, grounded=False) for item in reply["pairs"]]
 
 
 def read_items(reply: object) -> list[Candidate]:
     if not isinstance(reply, dict) or not isinstance(reply.get("items"), list):
         raise ValueError('expected {"items": [...]}')
-    return [
-        Candidate(_text(p.get("question"), "question"), _text(p.get("answer"), "answer"), _text(p.get("context"), "context"))
-        for p in reply["items"]
-        if isinstance(p, dict)
-    ]
+    return [_candidate(item, grounded=True) for item in reply["items"]]
 
 
 def read_scores(reply: object, count: int) -> dict[int, int]:

@@ -92,9 +92,7 @@ def _grounding(leaf: Leaf, candidate: Candidate) -> str | None:
     return candidate.context if leaf.kind in (LeafKind.KNOWLEDGE, LeafKind.GROUNDED_SKILL) else None
 
 
-async def generate_leaf(
-    leaf: Leaf, client: ModelClient, plan: Plan, documents: Sequence[str] = ()
-) -> LeafOutcome:
+async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: Sequence[str] = ()) -> LeafOutcome:
     """Up to `plan.target` judged pairs for one leaf. Endpoint faults become notes; nothing raises."""
     outcome = LeafOutcome(leaf.path, leaf.kind)
     seeds = seed_candidates(leaf)
@@ -167,7 +165,9 @@ async def _ask(
     return [Candidate(c.question, c.answer, context) for c in found]
 
 
-async def _judge(leaf: Leaf, client: ModelClient, plan: Plan, candidates: list[Candidate], outcome: LeafOutcome) -> None:
+async def _judge(
+    leaf: Leaf, client: ModelClient, plan: Plan, candidates: list[Candidate], outcome: LeafOutcome
+) -> None:
     batches = [candidates[i : i + plan.judge_batch] for i in range(0, len(candidates), plan.judge_batch)]
 
     async def judge(batch: list[Candidate], number: int) -> tuple[list[Candidate], dict[int, int] | str]:

@@ -178,9 +178,10 @@ class ModelClient:
                         temperature=temperature,
                         max_tokens=self.endpoint.max_tokens,
                     )
+                    # openai does not wrap a broken 200 body: it hands back a str, or `choices` of None.
                     reply = response.choices[0].message.content if response.choices else None
                     if reply is None:
-                        raise EndpointError("the endpoint answered with no message")
+                        raise ValueError("the endpoint answered with no message")
                     if self.cache is not None:
                         self.cache.put(key, reply)
                     return reply

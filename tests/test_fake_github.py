@@ -23,8 +23,6 @@ from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import PullFile, added_file
 from tests.fakes.webhooks import GitHubEvent
 
-pytest_plugins = ["tests.fakes.fixtures"]
-
 REPO = "instructlab/taxonomy"
 LEAF = "compositional_skills/writing/poetry/haiku/qna.yaml"
 QNA = "version: 3\ntask_description: Write haiku\ncreated_by: alice\nseed_examples:\n  - question: q\n"
@@ -53,9 +51,7 @@ def gh(github_server: FakeGitHub) -> Iterator[Github]:
 @pytest.fixture
 def pull(github_server: FakeGitHub, gh: Github) -> PullRequest:
     modified = PullFile("README.md", "@@ -1,2 +1,2 @@\n # Taxonomy\n-old\n+new", status="modified")
-    github_server.state.add_pull(
-        REPO, [added_file(LEAF, QNA), modified], author="alice", head_repo="alice/taxonomy"
-    )
+    github_server.state.add_pull(REPO, [added_file(LEAF, QNA), modified], author="alice", head_repo="alice/taxonomy")
     return gh.get_repo(REPO).get_pull(1)
 
 
@@ -169,9 +165,7 @@ def test_server_errors_then_success_with_retry(github_server: FakeGitHub, pull: 
     assert [c.body for c in github_server.state.repos[REPO].comments_on(1)] == ["made it"]
 
 
-def test_server_errors_past_the_retries_raise_retry_error(
-    github_server: FakeGitHub, pull: PullRequest
-) -> None:
+def test_server_errors_past_the_retries_raise_retry_error(github_server: FakeGitHub, pull: PullRequest) -> None:
     # Once urllib3's retries run out, PyGithub lets requests' RetryError through, not a GithubException.
     github_server.fail(10, method="GET", path=r"/pulls/1/files$")
     with pytest.raises(requests.exceptions.RetryError):

@@ -12,8 +12,6 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
 
-pytest_plugins = ["tests.fakes.fixtures"]
-
 GENERATE = "[taxbot:generate]"
 JUDGE = "[taxbot:judge]"
 
@@ -62,9 +60,7 @@ def test_default_script_echoes_and_n_choices(teacher_server: FakeOpenAI) -> None
 
 
 def test_script_may_return_the_whole_body(teacher_server: FakeOpenAI) -> None:
-    teacher_server.script = lambda request: teacher_server.completion(
-        request, ["cut o"], finish_reason="length"
-    )
+    teacher_server.script = lambda request: teacher_server.completion(request, ["cut o"], finish_reason="length")
     with connect(teacher_server) as client:
         assert ask(client, "s", "long").choices[0].finish_reason == "length"
 

@@ -263,8 +263,7 @@ class GitHubJson:
             "user": self.user(review.user),
             "body": review.body,
             "state": review.state,
-            "html_url": f"{self.html}/{repo.full_name}/pull/{review.pull_number}"
-            f"#pullrequestreview-{review.id}",
+            "html_url": f"{self.html}/{repo.full_name}/pull/{review.pull_number}#pullrequestreview-{review.id}",
             "pull_request_url": f"{self.api}/repos/{repo.full_name}/pulls/{review.pull_number}",
             "author_association": self.association(repo, review.user),
             "commit_id": review.commit_id,

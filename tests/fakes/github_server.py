@@ -62,15 +62,11 @@ def _not_found(message: str = "Not Found") -> Reply:
 
 def _validation_failed(resource: str, field: str, code: str, message: str | None = None) -> Reply:
     error = {"resource": resource, "code": code, "field": field} | ({"message": message} if message else {})
-    return Reply(
-        422, {"message": "Validation Failed", "errors": [error], "documentation_url": DOCS, "status": "422"}
-    )
+    return Reply(422, {"message": "Validation Failed", "errors": [error], "documentation_url": DOCS, "status": "422"})
 
 
 def _too_long(resource: str) -> Reply:
-    return _validation_failed(
-        resource, "data", "unprocessable", f"Body is too long (maximum is {MAX_BODY} characters)"
-    )
+    return _validation_failed(resource, "data", "unprocessable", f"Body is too long (maximum is {MAX_BODY} characters)")
 
 
 def _unprocessable(*errors: str) -> Reply:
@@ -130,9 +126,7 @@ class FakeGitHub:
 
     # Faults: each applies to the next `times` requests whose method and path (a regex) match.
 
-    def fail(
-        self, times: int = 1, *, status: int = 500, method: str | None = None, path: str | None = None
-    ) -> None:
+    def fail(self, times: int = 1, *, status: int = 500, method: str | None = None, path: str | None = None) -> None:
         """Answer `status` (a 5xx) as GitHub does when it is having a bad day."""
         reply = Reply(status, {"message": "Server Error", "documentation_url": DOCS, "status": str(status)})
         self._server.add_fault(Fault(route_matcher(method, path), times, reply=lambda _: reply))
@@ -269,9 +263,7 @@ class FakeGitHub:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         login = self.state.tokens.get(token) if scheme.lower() in ("token", "bearer") else None
         if login is None:
-            raise _Stop(
-                Reply(401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"})
-            )
+            raise _Stop(Reply(401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}))
         return self.state.users[login]
 
     def _repo(self, params: dict[str, str]) -> Repository:
@@ -400,9 +392,7 @@ class FakeGitHub:
 
     def _list_issue_comments(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, pull = self._pull(p)
-        return self._paged(
-            request, [self.render.issue_comment(repo, c) for c in repo.comments_on(pull.number)]
-        )
+        return self._paged(request, [self.render.issue_comment(repo, c) for c in repo.comments_on(pull.number)])
 
     def _create_issue_comment(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, pull = self._pull(p)
@@ -490,9 +480,7 @@ class FakeGitHub:
 
     def _list_reviews(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo, pull = self._pull(p)
-        reviews = sorted(
-            (r for r in repo.reviews.values() if r.pull_number == pull.number), key=lambda r: r.id
-        )
+        reviews = sorted((r for r in repo.reviews.values() if r.pull_number == pull.number), key=lambda r: r.id)
         return self._paged(request, [self.render.review(repo, r) for r in reviews])
 
     def _get_review(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
@@ -577,18 +565,14 @@ class FakeGitHub:
         draft = {"body": request.json().get("body"), "in_reply_to": int(p["id"])}
         return self._post_review_comment(request, p, draft)
 
-    def _post_review_comment(
-        self, request: ReceivedRequest, p: dict[str, str], draft: dict[str, Any]
-    ) -> Reply:
+    def _post_review_comment(self, request: ReceivedRequest, p: dict[str, str], draft: dict[str, Any]) -> Reply:
         repo, pull = self._pull(p)
         parent = repo.review_comments.get(draft.get("in_reply_to") or 0)
         if parent is not None:  # a reply sits in its parent's thread
             draft |= {"path": parent.path, "line": parent.line, "side": parent.side}
         error = self._review_comment_error(pull, draft)
         if error is not None:
-            return _validation_failed(
-                "PullRequestReviewComment", "pull_request_review_thread.line", "custom", error
-            )
+            return _validation_failed("PullRequestReviewComment", "pull_request_review_thread.line", "custom", error)
         if len(draft.get("body") or "") > MAX_BODY:
             return _too_long("PullRequestReviewComment")
         user = self._caller(request)
@@ -746,9 +730,7 @@ class FakeGitHub:
 
     def _get_latest_release(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
-        return Reply(
-            200, self.render.release(repo, self._release(repo, lambda r: not r.draft and not r.prerelease))
-        )
+        return Reply(200, self.render.release(repo, self._release(repo, lambda r: not r.draft and not r.prerelease)))
 
 
 class _Stop(Exception):

@@ -219,9 +219,7 @@ class Repository:
         return f"{self.owner}/{self.name}"
 
     def comments_on(self, number: int) -> list[IssueComment]:
-        return sorted(
-            (c for c in self.issue_comments.values() if c.issue_number == number), key=lambda c: c.id
-        )
+        return sorted((c for c in self.issue_comments.values() if c.issue_number == number), key=lambda c: c.id)
 
     def role_of(self, login: str) -> str:
         """The login's role; someone who is no collaborator can still read a public repository."""
@@ -297,9 +295,7 @@ class GitHubState:
         self.user(login)
         self.repos[repo].roles[login] = role
 
-    def add_team_member(
-        self, org: str, slug: str, login: str, *, role: str = "member", pending: bool = False
-    ) -> Team:
+    def add_team_member(self, org: str, slug: str, login: str, *, role: str = "member", pending: bool = False) -> Team:
         team = self.teams.get((org, slug)) or Team(org, slug, self.next_id())
         self.teams[(org, slug)] = team
         self.user(login)

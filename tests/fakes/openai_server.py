@@ -56,9 +56,7 @@ class FakeOpenAI:
     true) are consulted in the order they were added; requests they do not take go to the script.
     """
 
-    def __init__(
-        self, script: Script = echo_script, *, model: str = "fake-teacher", api_key: str | None = None
-    ):
+    def __init__(self, script: Script = echo_script, *, model: str = "fake-teacher", api_key: str | None = None):
         self.script = script
         self.model = model
         self.api_key = api_key
@@ -123,15 +121,11 @@ class FakeOpenAI:
             "system_fingerprint": "fp_fake",
         }
 
-    def add_latency(
-        self, seconds: float, *, times: int | None = None, when: RequestPredicate | None = None
-    ) -> None:
+    def add_latency(self, seconds: float, *, times: int | None = None, when: RequestPredicate | None = None) -> None:
         """Answer normally, but only after `seconds`."""
         self._add(Fault(self._chat_matcher(when), times, delay=seconds))
 
-    def hang(
-        self, seconds: float = 30.0, *, times: int | None = 1, when: RequestPredicate | None = None
-    ) -> None:
+    def hang(self, seconds: float = 30.0, *, times: int | None = 1, when: RequestPredicate | None = None) -> None:
         """Say nothing for `seconds` (longer than the client's timeout), then answer normally."""
         self._add(Fault(self._chat_matcher(when), times, delay=seconds))
 
@@ -151,18 +145,14 @@ class FakeOpenAI:
         reply = Reply(reply.status, reply.body, _retry_headers(retry_after))
         self._add(Fault(self._chat_matcher(when), times, reply=lambda _: reply))
 
-    def malformed(
-        self, kind: str = "not_json", *, times: int | None = 1, when: RequestPredicate | None = None
-    ) -> None:
+    def malformed(self, kind: str = "not_json", *, times: int | None = 1, when: RequestPredicate | None = None) -> None:
         """Answer 200 with a broken body: `not_json` (an HTML error page sent as application/json),
         `text` (the same page as text/html), or `no_choices` (JSON without `choices`)."""
         page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
         replies = {
             "not_json": Reply(200, text=page),
             "text": Reply(200, text=page, content_type="text/html"),
-            "no_choices": Reply(
-                200, {"id": "chatcmpl-broken", "object": "chat.completion", "model": self.model}
-            ),
+            "no_choices": Reply(200, {"id": "chatcmpl-broken", "object": "chat.completion", "model": self.model}),
         }
         if kind not in replies:
             raise ValueError(f"unknown malformed kind {kind!r}; use one of {sorted(replies)}")
@@ -181,9 +171,7 @@ class FakeOpenAI:
             Fault(
                 self._chat_matcher(when),
                 times,
-                reply=lambda request: Reply(
-                    200, self.completion(request.json(), [content] * _n(request.json()))
-                ),
+                reply=lambda request: Reply(200, self.completion(request.json(), [content] * _n(request.json()))),
             )
         )
 

@@ -95,9 +95,7 @@ class LoopbackServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         self._httpd.daemon_threads = True
         # A short poll interval, because shutdown() waits for the serving loop's next poll.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.01,), name="fake-server", daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), name="fake-server", daemon=True)
 
     @property
     def origin(self) -> str:

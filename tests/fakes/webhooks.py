@@ -76,9 +76,7 @@ def webhook_for(
         run |= {"head_sha": pull.head_sha, "head_branch": pull.head_ref, "event": "pull_request"}
         run["pull_requests"] = github.render.pull_refs(target, [pull])
         run["repository"] = _merge(run["repository"], _repo(github, target))
-        run["head_repository"] = _merge(
-            run["head_repository"], _repo(github, github.state.repos[pull.head_repo])
-        )
+        run["head_repository"] = _merge(run["head_repository"], _repo(github, github.state.repos[pull.head_repo]))
     return payload
 
 
@@ -110,13 +108,9 @@ def _rewrite_strings(payload: Any, github: FakeGitHub, target: Repository, pull:
         ):
             if old:
                 replacements.append((old, new))
-        old_number = (
-            payload.get("number") or old_pull.get("number") or (payload.get("issue") or {}).get("number")
-        )
+        old_number = payload.get("number") or old_pull.get("number") or (payload.get("issue") or {}).get("number")
         if old_number:
-            numbers.append(
-                (re.compile(rf"/(pulls|issues|pull)/{old_number}(?=$|[/#?.])"), rf"/\1/{pull.number}")
-            )
+            numbers.append((re.compile(rf"/(pulls|issues|pull)/{old_number}(?=$|[/#?.])"), rf"/\1/{pull.number}"))
 
     def rewrite(value: Any) -> Any:
         if isinstance(value, dict):
@@ -150,9 +144,7 @@ def _repo(github: FakeGitHub, repo: Repository) -> dict[str, Any]:
     return rendered | {"git_url": clone, "ssh_url": clone, "svn_url": rendered["html_url"]}
 
 
-def _comment(
-    github: FakeGitHub, repo: Repository, pull: PullRequest, login: str, body: str
-) -> dict[str, Any]:
+def _comment(github: FakeGitHub, repo: Repository, pull: PullRequest, login: str, body: str) -> dict[str, Any]:
     comment = IssueComment(github.state.next_id(), pull.number, github.state.user(login), body)
     repo.issue_comments[comment.id] = comment
     return github.render.issue_comment(repo, comment)
