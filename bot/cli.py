@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.batch import TargetError, collect_targets, lint_targets
-from bot.config import CONFIG_NAME, Config, parse_config
+from bot.config import CONFIG_NAME, Config, load_config, parse_config
+from bot.datasets import Store, read_jsonl
 from bot.diff import changed_leaves
 from bot.findings import Finding, has_errors
+from bot.generate import (
+    LeafReport,
+    Progress,
+    candidates_made,
+    estimate,
+    generate,
+    plain_progress,
+    sample_plan,
+    summary,
+    write_outputs,
+)
 from bot.lint import LintCache, LintSettings, Profile, lint_entry
 from bot.render import render_github, render_json, render_text
-from bot.taxonomy import TaxonomyError
+from bot.sdg import Plan
+from bot.taxonomy import TaxonomyError, load_directory
+from bot.teacher import ConfigError, ModelClient, ReplyCache, endpoint_from
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -73,6 +89,72 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if has_errors(findings) else EXIT_CLEAN
 
 
+def _progress() -> Progress:
+    if not sys.stderr.isatty():
+        return plain_progress
+    from tqdm import tqdm
+
+    bar = tqdm(unit="leaf", file=sys.stderr)
+
+    def update(report: LeafReport, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(report.path[-40:])
+        bar.update(1)
+        if done == total:
+            bar.close()
+
+    return update
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    taxonomy_dir = Path(args.taxonomy)
+    config, problems = load_config(taxonomy_dir)
+    for problem in problems:
+        print(f"{problem.path}:{problem.line}:{problem.col}: {problem.severity} {problem.message}", file=sys.stderr)
+    endpoint = endpoint_from(config.section("teacher"), os.environ, "TAXBOT_TEACHER")
+    if endpoint is None:
+        raise TargetError(
+            "no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL, "
+            "or `teacher: {url, model}` in .taxbot.yaml"
+        )
+    taxonomy = load_directory(taxonomy_dir)
+    if args.leaf:
+        wanted = [Path(p).as_posix().removeprefix(f"{taxonomy_dir.as_posix()}/") for p in args.leaf]
+        missing = {p: taxonomy.unreadable.get(p, "no such leaf") for p in wanted if p not in taxonomy.leaves}
+        if missing:
+            raise TargetError("; ".join(f"{p}: {why}" for p, why in missing.items()) + " (run `taxbot lint` on it)")
+        leaves = [taxonomy.leaves[p] for p in wanted]
+    elif args.full:
+        leaves = list(taxonomy.leaves.values())
+    else:
+        raise TargetError("name the leaves to sample with --leaf PATH")
+    plan = sample_plan(args.sample) if args.sample else Plan(target=args.per_leaf)
+    mode = f"sample-{args.sample}" if args.sample else f"full-{args.per_leaf}"
+    cache_dir = Path(args.cache) if args.cache else taxonomy_dir / ".taxbot-cache"
+    store = Store(cache_dir / "store") if args.full else None
+    client = ModelClient(endpoint, ReplyCache(cache_dir / "replies"))
+    guess = estimate(leaves, plan, store, endpoint.model, mode)
+    print(
+        f"estimate: {guess.leaves_to_generate} leaves to generate, {guess.leaves_replayed} replayed from the "
+        f"store, about {guess.requests} requests and {guess.output_bytes / 1e6:.1f} MB of data",
+        file=sys.stderr,
+    )
+    if args.estimate:
+        return EXIT_CLEAN
+    started = time.monotonic()
+    reports = asyncio.run(
+        generate(leaves, client, plan, store=store, mode=mode, cache_dir=cache_dir, progress=_progress())
+    )
+    seconds = time.monotonic() - started
+    earlier = list(read_jsonl(Path(args.earlier))) if args.earlier else []
+    counts = write_outputs(Path(args.out), reports, earlier, args.full)
+    text = summary(reports, client, seconds, candidates_made(reports))
+    (Path(args.out) / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(f"wrote {sum(counts.values())} records to {args.out}")
+    return EXIT_FINDINGS if any(r.kept == 0 for r in reports) else EXIT_CLEAN
+
+
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
     parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
     parser.add_argument(
@@ -102,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--head", metavar="REF", help="the commit it ends at (default: the work tree)")
     _add_output_options(diff, ("text", "github", "json"))
     diff.set_defaults(handler=cmd_diff)
+
+    gen = commands.add_parser("generate", help="synthetic Q&A pairs from a teacher: samples for a PR, or full sets")
+    gen.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy folder")
+    gen.add_argument("--leaf", action="append", metavar="PATH", help="a leaf (taxonomy-relative); repeatable")
+    size = gen.add_mutually_exclusive_group(required=True)
+    size.add_argument("--sample", type=int, metavar="N", help="N judged sample pairs per leaf, for a review")
+    size.add_argument("--full", action="store_true", help="the full set per leaf and the two phase sets")
+    gen.add_argument("--per-leaf", type=int, default=100, metavar="N", help="pairs per leaf with --full (100)")
+    gen.add_argument("--out", required=True, metavar="DIR", help="where the JSONL files go")
+    gen.add_argument("--cache", metavar="DIR", help="reply cache and store (default: DIR/.taxbot-cache)")
+    gen.add_argument("--earlier", metavar="FILE", help="an earlier phase-2 set to replay (JSONL)")
+    gen.add_argument("--estimate", action="store_true", help="print the estimate and stop")
+    gen.set_defaults(handler=cmd_generate)
     return parser
 
 
@@ -114,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (TargetError, TaxonomyError) as error:
+    except (TargetError, TaxonomyError, ConfigError) as error:
         print(f"taxbot: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

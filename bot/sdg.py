@@ -61,6 +61,7 @@ class LeafOutcome:
     kept: list[Kept] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    candidates: int = 0  # everything the teacher wrote, before any filter
 
 
 def seed_candidates(leaf: Leaf) -> list[Candidate]:
@@ -120,6 +121,7 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
                 outcome.notes.append(result)
             else:
                 fresh += result
+        outcome.candidates += len(fresh)
         unique = []
         for candidate in fresh:
             if reason := duplicates.verdict(candidate):
