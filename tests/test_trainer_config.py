@@ -10,7 +10,7 @@ import pytest
 from trainer.cli import EXIT_USAGE, main
 from trainer.config import TrainConfig, load_config, parse_config
 from trainer.errors import ConfigError
-from trainer.plan import plan_phases
+from trainer.plan import fingerprint, plan_phases
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "trainer" / "configs"
 SHIPPED = sorted(CONFIG_DIR.glob("*.yaml"))
@@ -123,3 +123,16 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     assert main(["train", "--config", str(tmp_path / "absent.yaml")]) == EXIT_USAGE
     assert main(["--config", str(CONFIG_DIR / "tiny_cpu.yaml"), "phase1.lr=1"]) == EXIT_USAGE
     assert "unknown key 'phase1.lr'" in caplog.text
+
+
+def test_phase2_config_reuses_the_phase1_that_phase1_config_trained(tmp_path: Path) -> None:
+    paths = ["model.name_or_path=m", "data.phase1=k.jsonl", "data.phase2=s.jsonl"]
+    digests = {"k.jsonl": "k-digest", "s.jsonl": "s-digest"}
+    (phase1_only,) = plan_phases(load_config(CONFIG_DIR / "phase1.yaml", paths), tmp_path)
+    phase2_config = load_config(CONFIG_DIR / "phase2.yaml", paths)
+    phase1_again, phase2 = plan_phases(phase2_config, tmp_path)
+    phase1_config = load_config(CONFIG_DIR / "phase1.yaml", paths)
+    assert fingerprint(phase1_only, phase1_config, digests) == fingerprint(
+        phase1_again, phase2_config, digests
+    )
+    assert phase2.start_model == str(tmp_path / "phase1" / "final")
