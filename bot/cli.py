@@ -155,6 +155,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if any(r.kept == 0 for r in reports) else EXIT_CLEAN
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from trainer.cli import main as train_main
+    except ImportError as error:  # the training stack is an extra: say how to get it
+        raise TargetError(f"training needs the `train` extra: pip install 'taxbot[train]' ({error})") from error
+    return train_main(list(args.rest))
+
+
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
     parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
     parser.add_argument(
@@ -197,13 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--earlier", metavar="FILE", help="an earlier phase-2 set to replay (JSONL)")
     gen.add_argument("--estimate", action="store_true", help="print the estimate and stop")
     gen.set_defaults(handler=cmd_generate)
+
+    train = commands.add_parser(
+        "train", help="two-phase tuning on the phase sets (needs the `train` extra)", add_help=False
+    )
+    train.add_argument("rest", nargs=argparse.REMAINDER, help="--config FILE [dotted.key=value ...]")
+    train.set_defaults(handler=cmd_train)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        if argv[:1] == ["train"]:  # argparse cannot hand options such as --help on to a sub-program
+            args = argparse.Namespace(handler=cmd_train, rest=argv[1:])
+        else:
+            args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad usage and 0 on --help
         return int(exit_.code or 0)
     handler: Callable[[argparse.Namespace], int] = args.handler

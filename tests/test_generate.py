@@ -13,7 +13,7 @@ from bot.datasets import MIN_KNOWLEDGE_SHARE, build_phase_sets
 from tests.conftest import write_tree
 from tests.fakes.lab_teacher import LabTeacher
 from tests.fakes.openai_server import FakeOpenAI
-from tests.leaves import ATTRIBUTION, freeform_skill, grounded_skill
+from tests.leaves import ATTRIBUTION, freeform_skill, grounded_skill, knowledge
 
 SKILL = "compositional_skills/arithmetic/addition/qna.yaml"
 GROUNDED = "compositional_skills/grounded/sales/qna.yaml"
@@ -195,3 +195,18 @@ def test_knowledge_leaf_learns_from_its_real_document(
     assert chunks and all("chickadee" in chunk.lower() for chunk in chunks)
     [leaf_file] = (tmp_path / "out" / "leaves").iterdir()
     assert all(record["unmask"] for record in records(leaf_file))
+
+
+def test_phase_sets_are_read_by_the_trainer(teacher: FakeOpenAI, taxonomy: Path, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from trainer.data import read_records
+
+    write_tree(
+        taxonomy,
+        {"knowledge/geography/lakes/qna.yaml": knowledge(), "knowledge/geography/lakes/attribution.txt": ATTRIBUTION},
+    )
+    assert generate(taxonomy, tmp_path / "out", "--full", "--per-leaf", "5") == 0
+    phase1 = read_records(tmp_path / "out" / "phase1.jsonl")
+    phase2 = read_records(tmp_path / "out" / "phase2.jsonl")
+    assert len(phase1) == 5 and all(r.unmask for r in phase1)
+    assert sum(1 for r in phase2 if r.unmask) >= 1 and sum(1 for r in phase2 if not r.unmask) == 10

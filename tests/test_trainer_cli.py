@@ -65,18 +65,14 @@ def test_a_missing_model_exits_1_naming_it(tmp_path: Path, caplog: pytest.LogCap
 
 
 @pytest.mark.slow
-def test_sigterm_from_outside_checkpoints_exits_143_and_the_rerun_resumes(
-    model_dir: Path, tmp_path: Path
-) -> None:
+def test_sigterm_from_outside_checkpoints_exits_143_and_the_rerun_resumes(model_dir: Path, tmp_path: Path) -> None:
     knowledge = write_jsonl(tmp_path / "k.jsonl", knowledge_records(60, max_words=200))
     skills = write_jsonl(tmp_path / "s.jsonl", skill_records(20, max_words=200))
     command = [
         sys.executable,
         "-m",
         "trainer",
-        *_argv(
-            model_dir, knowledge, skills, tmp_path / "runs", "run.stop_after=phase1", "phase1.max_steps=60"
-        ),
+        *_argv(model_dir, knowledge, skills, tmp_path / "runs", "run.stop_after=phase1", "phase1.max_steps=60"),
     ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=subprocess_env())
     assert process.stderr is not None

@@ -23,9 +23,7 @@ def test_the_four_documented_configs_ship() -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
 def test_shipped_config_validates_and_plans(path: Path, tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("#") and f"--config trainer/configs/{path.name}" in text, (
-        "header must show the command"
-    )
+    assert text.startswith("#") and f"--config trainer/configs/{path.name}" in text, "header must show the command"
     config = load_config(path, [])
     assert isinstance(config, TrainConfig)
     filled = load_config(path, ["model.name_or_path=m", "data.phase1=k.jsonl", "data.phase2=s.jsonl"])
@@ -112,9 +110,7 @@ def test_values_out_of_range_are_refused() -> None:
 
 def test_missing_data_paths_say_what_to_add(tmp_path: Path) -> None:
     config = load_config(CONFIG_DIR / "phase2.yaml", ["model.name_or_path=m"])
-    with pytest.raises(
-        ConfigError, match=re.escape("add data.phase1=KNOWLEDGE.jsonl data.phase2=SKILLS.jsonl")
-    ):
+    with pytest.raises(ConfigError, match=re.escape("add data.phase1=KNOWLEDGE.jsonl data.phase2=SKILLS.jsonl")):
         plan_phases(config, tmp_path)
 
 
@@ -132,7 +128,5 @@ def test_phase2_config_reuses_the_phase1_that_phase1_config_trained(tmp_path: Pa
     phase2_config = load_config(CONFIG_DIR / "phase2.yaml", paths)
     phase1_again, phase2 = plan_phases(phase2_config, tmp_path)
     phase1_config = load_config(CONFIG_DIR / "phase1.yaml", paths)
-    assert fingerprint(phase1_only, phase1_config, digests) == fingerprint(
-        phase1_again, phase2_config, digests
-    )
+    assert fingerprint(phase1_only, phase1_config, digests) == fingerprint(phase1_again, phase2_config, digests)
     assert phase2.start_model == str(tmp_path / "phase1" / "final")

@@ -81,9 +81,7 @@ def test_unmask_adds_user_turns_but_never_the_system_turn(tokenizer: PreTrainedT
 def test_over_long_samples_are_dropped_and_counted_never_truncated(
     tokenizer: PreTrainedTokenizerFast,
 ) -> None:
-    lines = [
-        json.dumps(record) for record in knowledge_records(60, max_words=64) + skill_records(60, max_words=64)
-    ]
+    lines = [json.dumps(record) for record in knowledge_records(60, max_words=64) + skill_records(60, max_words=64)]
     records = parse_records(lines, "set.jsonl")
     sample_set = build_samples(records, tokenizer, max_length=64)
     lengths = {record.id: len(render_sample(record, tokenizer).input_ids) for record in records}
@@ -102,9 +100,7 @@ def test_bad_records_are_all_reported_with_file_and_line(tmp_path: Path) -> None
             [
                 good,
                 "{not json",
-                json.dumps(
-                    {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
-                ),
+                json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}),
                 json.dumps({"id": "x", "messages": [{"role": "robot", "content": 3}]}),
                 "",
                 json.dumps({"id": "y", "messages": [{"role": "user", "content": "only a question"}]}),
@@ -141,9 +137,7 @@ def test_a_template_that_rewrites_earlier_turns_is_refused(tokenizer: PreTrained
         "{% for m in messages %}{% if m['role'] != 'system' or messages|length == 1 %}"
         "<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endif %}{% endfor %}"
     )
-    (record,) = parse_records(
-        [_record([("system", W[0]), ("user", W[1]), ("assistant", W[2])], unmask=True)], "s"
-    )
+    (record,) = parse_records([_record([("system", W[0]), ("user", W[1]), ("assistant", W[2])], unmask=True)], "s")
     with pytest.raises(TemplateError, match="renders the first 1 turn"):
         render_sample(record, quirky)
 

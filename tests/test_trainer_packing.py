@@ -72,17 +72,13 @@ def test_a_packed_sample_gets_the_same_logits_as_alone(model_dir: Path, samples:
     # use_cache=False as under the Trainer: transformers only reads packed rows from position_ids
     # when no KV cache is in play, and a forward pass outside training creates one by default.
     with torch.no_grad():
-        packed = model(
-            input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
-        ).logits[0]
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
         running = model(input_ids=batch["input_ids"], use_cache=False).logits[0]  # samples see each other
         for start, end in _segments(pack[0]):
             alone = model(input_ids=batch["input_ids"][:, start:end]).logits[0]
             torch.testing.assert_close(packed[start:end], alone, atol=1e-5, rtol=1e-4)
             if start > 0:
-                assert not torch.allclose(running[start:end], alone, atol=1e-3), (
-                    "the check must be able to fail"
-                )
+                assert not torch.allclose(running[start:end], alone, atol=1e-3), "the check must be able to fail"
 
 
 def test_a_sample_longer_than_the_budget_is_a_programming_error(samples: list[Sample]) -> None:

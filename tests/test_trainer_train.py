@@ -118,9 +118,7 @@ def test_a_rerun_skips_finished_phases(
     assert final_weights.stat().st_mtime_ns == written
 
 
-def test_a_finished_phase_with_other_settings_is_refused(
-    two_phase_run: RunOutcome, inputs: dict[str, Path]
-) -> None:
+def test_a_finished_phase_with_other_settings_is_refused(two_phase_run: RunOutcome, inputs: dict[str, Path]) -> None:
     changed = _config(inputs, two_phase_run.run_dir.parent, "phase1.learning_rate=1e-3")
     with pytest.raises(JournalError, match="phase1 of taxonomy commit tiny was done with other settings"):
         run_training(changed, interactive=False)
@@ -170,15 +168,11 @@ def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes_to_the_same_model(
     straight_curve = _metadata(straight.run_dir, "phase1")["loss_curve"]
     resumed_curve = _metadata(resumed.run_dir, "phase1")["loss_curve"]
     assert [step for step, _ in resumed_curve] == list(range(1, 13)), "the curve spans the interruption"
-    assert [loss for _, loss in resumed_curve] == pytest.approx(
-        [loss for _, loss in straight_curve], abs=1e-5
-    )
+    assert [loss for _, loss in resumed_curve] == pytest.approx([loss for _, loss in straight_curve], abs=1e-5)
 
 
 def test_stacked_mode_is_one_phase_over_both_sets(inputs: dict[str, Path], tmp_path: Path) -> None:
-    outcome = run_training(
-        _config(inputs, tmp_path, "run.mode=stacked", "stacked.max_steps=4"), interactive=False
-    )
+    outcome = run_training(_config(inputs, tmp_path, "run.mode=stacked", "stacked.max_steps=4"), interactive=False)
     metadata = _metadata(outcome.run_dir, "stacked")
     assert outcome.final_dir == outcome.run_dir / "stacked" / "final"
     assert metadata["data"]["sets"] == [str(inputs["knowledge"]), str(inputs["skills"])]

@@ -73,7 +73,7 @@ class LabTeacher:
         system = request["messages"][0]["content"]
         data = json.loads(request["messages"][1]["content"])
         task = system.split(" ", 1)[0].removeprefix("taxbot:")
-        count = int(m.group(1)) if (m := re.search(r"Write (\d+) ", system)) else 1
+        count = int(m.group(1)) if (m := re.search(r"write (\d+) ", system, re.IGNORECASE)) else 1
         if task == "judge":
             reply: dict[str, Any] = {"scores": [
                 {"index": item["index"], "score": 1 if any(s in item["question"] for s in self.low_scores) else 3,

@@ -25,9 +25,7 @@ def build_tokenizer(words: Iterable[str] = WORDS) -> PreTrainedTokenizerFast:
     """One token per word (whitespace and punctuation split), special tokens for the chat turns."""
     backend = Tokenizer(models.WordLevel(unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.train_from_iterator(
-        [" ".join(words)], trainer=trainers.WordLevelTrainer(special_tokens=[*SPECIAL_TOKENS])
-    )
+    backend.train_from_iterator([" ".join(words)], trainer=trainers.WordLevelTrainer(special_tokens=[*SPECIAL_TOKENS]))
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend, bos_token="<s>", eos_token="<|end|>", pad_token="<pad>", unk_token="<unk>"
     )
