@@ -11,11 +11,12 @@ from pathlib import Path
 
 from bot.config import CONFIG_NAME, load_config
 from bot.findings import Finding
-from bot.lint import LintCache, LintSettings, Profile, lint_entry
+from bot.lint import LintCache, LintSettings, Profile, lint_entry, warm_up
 from bot.taxonomy import TOP_FOLDERS, DirectorySource, is_leaf_like
 
-PARALLEL_FROM = 48
-"""Fewer files than this are linted in-process: starting workers would cost more than it saves."""
+PARALLEL_FROM = 2000
+"""Fewer files than this are linted in-process: measured on 2 cores, a pool lost to one process at 147
+and at 800 files (bench/bench_lint.py); workers pay off only on large trees of distinct files."""
 
 
 class TargetError(Exception):
@@ -103,6 +104,7 @@ def lint_targets(targets: list[Target], profile: Profile, jobs: int | None = Non
             findings += _lint_target(target, target_settings, cache)
         return findings
     # fork: workers start with everything imported and the schemas compiled, in milliseconds.
+    warm_up()
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker) as pool:
         for result in pool.map(_lint_in_worker, work, chunksize=max(1, len(work) // (jobs * 4))):

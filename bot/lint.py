@@ -9,12 +9,13 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 
 from instructlab.schema.taxonomy import DEFAULT_YAMLLINT_CONFIG
+from referencing.exceptions import NoSuchResource
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
 from bot import rules
 from bot.findings import Finding, Severity
-from bot.schema import check_schema
+from bot.schema import SCHEMA_FOLDERS, check_schema, compiled_validator, known_versions
 from bot.taxonomy import ATTRIBUTION_NAME, LEAF_NAME, MAX_LEAF_BYTES, FileEntry, TreeSource, leaf_from_doc
 from bot.yamldoc import YamlDocError, read_yaml
 
@@ -43,6 +44,17 @@ class LintCache:
 @functools.cache
 def _yamllint_config() -> YamlLintConfig:
     return YamlLintConfig(DEFAULT_YAMLLINT_CONFIG)
+
+
+def warm_up() -> None:
+    """Compile every schema and the yamllint config now, so forked workers inherit them ready."""
+    _yamllint_config()
+    for version in known_versions():
+        for name in SCHEMA_FOLDERS:
+            try:
+                compiled_validator(version, name)
+            except NoSuchResource:
+                continue
 
 
 _PLACEHOLDER = "\0"

@@ -35,7 +35,7 @@ def _resource(version: int, name: str) -> Resource:
 
 
 @functools.cache
-def _validator(version: int, schema_name: str) -> Validator | str:
+def compiled_validator(version: int, schema_name: str) -> Validator | str:
     """A compiled validator, or the deprecation message when that schema version is retired."""
     resource = _resource(version, f"{schema_name}.json")
     schema = resource.contents
@@ -62,7 +62,7 @@ def check_schema(path: str, version: int, doc: YamlDoc) -> list[Finding]:
     data = doc.value if isinstance(doc.value, Mapping) else {}
     schema_name = schema_name_for(path, data)
     try:
-        validator = _validator(version, schema_name)
+        validator = compiled_validator(version, schema_name)
     except NoSuchResource:
         known = ", ".join(str(v) for v in known_versions())
         return [
