@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -11,7 +12,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot.action import EventError, make_review, run_github
 from bot.batch import TargetError, collect_targets, lint_targets
+from bot.comment import render_summary
 from bot.config import CONFIG_NAME, Config, load_config, parse_config
 from bot.datasets import Store, read_jsonl
 from bot.diff import changed_leaves
@@ -27,8 +30,10 @@ from bot.generate import (
     summary,
     write_outputs,
 )
+from bot.github import GitHubError
 from bot.lint import LintCache, LintSettings, Profile, lint_entry
 from bot.render import render_github, render_json, render_text
+from bot.review import ReportError
 from bot.sdg import Plan
 from bot.taxonomy import TaxonomyError, load_directory
 from bot.teacher import ConfigError, ModelClient, ReplyCache, endpoint_from
@@ -163,6 +168,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_main(list(args.rest))
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    review, _ = make_review(Path(args.taxonomy), args.base, args.head, os.environ, teacher=not args.no_teacher)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(review.to_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_summary(review) + "\n")
+    return EXIT_FINDINGS if review.verdict == "fail" else EXIT_CLEAN
+
+
+def cmd_github(args: argparse.Namespace) -> int:
+    report = Path(args.report) if args.report else None
+    report_out = Path(args.report_out) if args.report_out else None
+    return run_github(os.environ, Path(args.taxonomy), report, report_out)
+
+
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
     parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
     parser.add_argument(
@@ -206,6 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--estimate", action="store_true", help="print the estimate and stop")
     gen.set_defaults(handler=cmd_generate)
 
+    review = commands.add_parser("review", help="the whole review of a change, as on a pull request")
+    review.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy (a git work tree)")
+    review.add_argument("--base", required=True, metavar="REF", help="the commit the change starts from")
+    review.add_argument("--head", required=True, metavar="REF", help="the commit it ends at")
+    review.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    review.add_argument("--no-teacher", action="store_true", help="skip the parts that call a model")
+    review.set_defaults(handler=cmd_review)
+
+    github = commands.add_parser("github", help="act on the GitHub Actions event in GITHUB_EVENT_PATH")
+    github.add_argument("--taxonomy", default=".", metavar="DIR", help="the checked-out taxonomy (default: .)")
+    github.add_argument("--report-out", metavar="FILE", help="only write the review report (untrusted run)")
+    github.add_argument("--report", metavar="FILE", help="publish a report an untrusted run wrote")
+    github.set_defaults(handler=cmd_github)
+
     train = commands.add_parser(
         "train", help="two-phase tuning on the phase sets (needs the `train` extra)", add_help=False
     )
@@ -227,9 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (TargetError, TaxonomyError, ConfigError) as error:
+    except (TargetError, TaxonomyError, ConfigError, EventError, ReportError) as error:
         print(f"taxbot: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except GitHubError as error:
+        print(f"taxbot: {error}", file=sys.stderr)
+        return EXIT_FINDINGS
     except KeyboardInterrupt:
         return 130
     except Exception:  # the one top-level boundary: report, never a silent failure
