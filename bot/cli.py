@@ -3,84 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from bot.action import EventError, make_review, run_github
+from bot.batch import TargetError, collect_targets, lint_targets
+from bot.comment import render_summary
 from bot.config import CONFIG_NAME, Config, load_config, parse_config
+from bot.datasets import Store, read_jsonl
 from bot.diff import ChangeSet, changed_leaves
 from bot.findings import Finding, has_errors
+from bot.generate import (
+    LeafReport,
+    Progress,
+    candidates_made,
+    estimate,
+    generate,
+    plain_progress,
+    sample_plan,
+    summary,
+    write_outputs,
+)
+from bot.github import GitHubError
 from bot.indexcache import IndexCacheError, commit_index, default_cache_dir
 from bot.lint import LintCache, LintSettings, Profile, lint_entry
 from bot.render import render_github, render_json, render_text
+from bot.review import ReportError
+from bot.sdg import Plan
 from bot.similar import find_duplicates, similar_settings
 from bot.similar_report import SimilarReport
 from bot.similar_report import render_json as render_similar_json
 from bot.similar_report import render_markdown as render_similar_markdown
 from bot.similar_report import render_text as render_similar_text
-from bot.taxonomy import (
-    TOP_FOLDERS,
-    DirectorySource,
-    Leaf,
-    TaxonomyError,
-    TreeSource,
-    is_leaf_like,
-    open_repo,
-    parse_leaf,
-)
+from bot.taxonomy import Leaf, TaxonomyError, load_directory, open_repo, parse_leaf
+from bot.teacher import ConfigError, ModelClient, ReplyCache, endpoint_from
 from bot.yamldoc import YamlDocError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    """The command was called wrongly; the message says how to call it."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """A file to lint: as the user named it, and where it sits in its taxonomy."""
-
-    display: str
-    root: Path
-    path: str  # taxonomy-relative, posix
-
-
-def _taxonomy_root(path: Path) -> tuple[Path, str]:
-    """The taxonomy folder holding `path`: the parent of its nearest knowledge/ or *_skills/ ancestor."""
-    absolute = path.absolute()
-    for ancestor in [absolute, *absolute.parents]:
-        if ancestor.name in TOP_FOLDERS:
-            return ancestor.parent, absolute.relative_to(ancestor.parent).as_posix()
-    if path.is_dir():
-        return path, "."
-    return absolute.parent, absolute.name
-
-
-def collect_targets(paths: Sequence[str], taxonomy: Path | None) -> list[Target]:
-    targets: list[Target] = []
-    for given in paths:
-        path = Path(given)
-        if not path.exists() and not path.is_symlink():
-            raise UsageError(f"no such file or folder: {given}")
-        if taxonomy is not None:
-            try:
-                root, rel = taxonomy, path.absolute().relative_to(taxonomy.absolute()).as_posix()
-            except ValueError:
-                raise UsageError(f"{given} is not inside the taxonomy folder {taxonomy}") from None
-        else:
-            root, rel = _taxonomy_root(path)
-        if path.is_dir() and not path.is_symlink():
-            for entry in DirectorySource(path).entries():
-                if is_leaf_like(entry.path):
-                    inner = entry.path if rel == "." else f"{rel}/{entry.path}"
-                    targets.append(Target(os.path.join(given, entry.path), root, inner))
-        else:
-            targets.append(Target(given, root, rel))
-    return targets
 
 
 def _settings(args: argparse.Namespace, config: Config) -> LintSettings:
@@ -105,19 +70,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     targets = collect_targets(args.paths, taxonomy)
     if not targets:
         print(f"taxbot: no qna.yaml files under {', '.join(args.paths)}", file=sys.stderr)
-    findings: list[Finding] = []
-    sources: dict[Path, tuple[TreeSource, LintSettings]] = {}
-    cache = LintCache()
-    for target in targets:
-        if target.root not in sources:
-            config, problems = load_config(target.root)
-            findings += [p.moved_to(str(target.root / CONFIG_NAME)) for p in problems]
-            sources[target.root] = (DirectorySource(target.root), _settings(args, config))
-        source, settings = sources[target.root]
-        entry = source.entry(target.path)
-        if entry is None:
-            raise UsageError(f"cannot read {target.display}")
-        findings += [f.moved_to(target.display) for f in lint_entry(entry, source, settings, cache)]
+    findings = lint_targets(targets, Profile(args.profile), args.jobs)
     _emit(args, findings, len(targets), {})
     return EXIT_FINDINGS if has_errors(findings) else EXIT_CLEAN
 
@@ -185,13 +138,102 @@ def cmd_similar(args: argparse.Namespace) -> int:
     try:
         index, stats = commit_index(repo, change_set.base.commit.hexsha, prefix, settings.thresholds, cache)
     except IndexCacheError as error:
-        raise UsageError(f"{error} (choose another with --cache)") from error
+        raise TargetError(f"{error} (choose another with --cache)") from error
     excluded = {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
     leaves = _changed_leaves_read(change_set)
     report = SimilarReport(find_duplicates(index, leaves, excluded), len(leaves), stats, problems + more)
     render = {"json": render_similar_json, "markdown": render_similar_markdown}.get(args.format, render_similar_text)
     sys.stdout.write(render(report))
     return EXIT_FINDINGS if report.duplicates else EXIT_CLEAN
+
+
+def _progress() -> Progress:
+    if not sys.stderr.isatty():
+        return plain_progress
+    from tqdm import tqdm
+
+    bar = tqdm(unit="leaf", file=sys.stderr)
+
+    def update(report: LeafReport, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(report.path[-40:])
+        bar.update(1)
+        if done == total:
+            bar.close()
+
+    return update
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    taxonomy_dir = Path(args.taxonomy)
+    config, problems = load_config(taxonomy_dir)
+    for problem in problems:
+        print(f"{problem.path}:{problem.line}:{problem.col}: {problem.severity} {problem.message}", file=sys.stderr)
+    endpoint = endpoint_from(config.section("teacher"), os.environ, "TAXBOT_TEACHER")
+    if endpoint is None:
+        raise TargetError(
+            "no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL, "
+            "or `teacher: {url, model}` in .taxbot.yaml"
+        )
+    taxonomy = load_directory(taxonomy_dir)
+    if args.leaf:
+        wanted = [Path(p).as_posix().removeprefix(f"{taxonomy_dir.as_posix()}/") for p in args.leaf]
+        missing = {p: taxonomy.unreadable.get(p, "no such leaf") for p in wanted if p not in taxonomy.leaves}
+        if missing:
+            raise TargetError("; ".join(f"{p}: {why}" for p, why in missing.items()) + " (run `taxbot lint` on it)")
+        leaves = [taxonomy.leaves[p] for p in wanted]
+    elif args.full:
+        leaves = list(taxonomy.leaves.values())
+    else:
+        raise TargetError("name the leaves to sample with --leaf PATH")
+    plan = sample_plan(args.sample) if args.sample else Plan(target=args.per_leaf)
+    mode = f"sample-{args.sample}" if args.sample else f"full-{args.per_leaf}"
+    cache_dir = Path(args.cache) if args.cache else taxonomy_dir / ".taxbot-cache"
+    store = Store(cache_dir / "store") if args.full else None
+    client = ModelClient(endpoint, ReplyCache(cache_dir / "replies"))
+    guess = estimate(leaves, plan, store, endpoint.model, mode)
+    print(
+        f"estimate: {guess.leaves_to_generate} leaves to generate, {guess.leaves_replayed} replayed from the "
+        f"store, about {guess.requests} requests and {guess.output_bytes / 1e6:.1f} MB of data",
+        file=sys.stderr,
+    )
+    if args.estimate:
+        return EXIT_CLEAN
+    started = time.monotonic()
+    reports = asyncio.run(
+        generate(leaves, client, plan, store=store, mode=mode, cache_dir=cache_dir, progress=_progress())
+    )
+    seconds = time.monotonic() - started
+    earlier = list(read_jsonl(Path(args.earlier))) if args.earlier else []
+    counts = write_outputs(Path(args.out), reports, earlier, args.full)
+    text = summary(reports, client, seconds, candidates_made(reports))
+    (Path(args.out) / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(f"wrote {sum(counts.values())} records to {args.out}")
+    return EXIT_FINDINGS if any(r.kept == 0 for r in reports) else EXIT_CLEAN
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from trainer.cli import main as train_main
+    except ImportError as error:  # the training stack is an extra: say how to get it
+        raise TargetError(f"training needs the `train` extra: pip install 'taxbot[train]' ({error})") from error
+    return train_main(list(args.rest))
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    review, _ = make_review(Path(args.taxonomy), args.base, args.head, os.environ, teacher=not args.no_teacher)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(review.to_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_summary(review) + "\n")
+    return EXIT_FINDINGS if review.verdict == "fail" else EXIT_CLEAN
+
+
+def cmd_github(args: argparse.Namespace) -> int:
+    report = Path(args.report) if args.report else None
+    report_out = Path(args.report_out) if args.report_out else None
+    return run_github(os.environ, Path(args.taxonomy), report, report_out)
 
 
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
@@ -213,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="check qna.yaml leaves: schema, YAML style, community rules")
     lint.add_argument("paths", nargs="+", metavar="PATH", help="qna.yaml files or folders to search for them")
     lint.add_argument("--taxonomy", metavar="DIR", help="the taxonomy root (default: found from each path)")
+    lint.add_argument("--jobs", type=int, metavar="N", help="processes to lint with (default: one per core)")
     _add_output_options(lint, ("text", "github", "json"))
     lint.set_defaults(handler=cmd_lint)
 
@@ -237,21 +280,61 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", metavar="DIR", help="index cache folder (default: `similar.cache` in .taxbot.yaml, else in .git)"
     )
     similar.set_defaults(handler=cmd_similar)
+
+    gen = commands.add_parser("generate", help="synthetic Q&A pairs from a teacher: samples for a PR, or full sets")
+    gen.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy folder")
+    gen.add_argument("--leaf", action="append", metavar="PATH", help="a leaf (taxonomy-relative); repeatable")
+    size = gen.add_mutually_exclusive_group(required=True)
+    size.add_argument("--sample", type=int, metavar="N", help="N judged sample pairs per leaf, for a review")
+    size.add_argument("--full", action="store_true", help="the full set per leaf and the two phase sets")
+    gen.add_argument("--per-leaf", type=int, default=100, metavar="N", help="pairs per leaf with --full (100)")
+    gen.add_argument("--out", required=True, metavar="DIR", help="where the JSONL files go")
+    gen.add_argument("--cache", metavar="DIR", help="reply cache and store (default: DIR/.taxbot-cache)")
+    gen.add_argument("--earlier", metavar="FILE", help="an earlier phase-2 set to replay (JSONL)")
+    gen.add_argument("--estimate", action="store_true", help="print the estimate and stop")
+    gen.set_defaults(handler=cmd_generate)
+
+    review = commands.add_parser("review", help="the whole review of a change, as on a pull request")
+    review.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy (a git work tree)")
+    review.add_argument("--base", required=True, metavar="REF", help="the commit the change starts from")
+    review.add_argument("--head", required=True, metavar="REF", help="the commit it ends at")
+    review.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    review.add_argument("--no-teacher", action="store_true", help="skip the parts that call a model")
+    review.set_defaults(handler=cmd_review)
+
+    github = commands.add_parser("github", help="act on the GitHub Actions event in GITHUB_EVENT_PATH")
+    github.add_argument("--taxonomy", default=".", metavar="DIR", help="the checked-out taxonomy (default: .)")
+    github.add_argument("--report-out", metavar="FILE", help="only write the review report (untrusted run)")
+    github.add_argument("--report", metavar="FILE", help="publish a report an untrusted run wrote")
+    github.set_defaults(handler=cmd_github)
+
+    train = commands.add_parser(
+        "train", help="two-phase tuning on the phase sets (needs the `train` extra)", add_help=False
+    )
+    train.add_argument("rest", nargs=argparse.REMAINDER, help="--config FILE [dotted.key=value ...]")
+    train.set_defaults(handler=cmd_train)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        if argv[:1] == ["train"]:  # argparse cannot hand options such as --help on to a sub-program
+            args = argparse.Namespace(handler=cmd_train, rest=argv[1:])
+        else:
+            args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse exits 2 on bad usage and 0 on --help
         return int(exit_.code or 0)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (UsageError, TaxonomyError) as error:
+    except (TargetError, TaxonomyError, ConfigError, EventError, ReportError) as error:
         print(f"taxbot: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except GitHubError as error:
+        print(f"taxbot: {error}", file=sys.stderr)
+        return EXIT_FINDINGS
     except KeyboardInterrupt:
         return 130
     except Exception:  # the one top-level boundary: report, never a silent failure

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import PurePosixPath
 
 from instructlab.schema.taxonomy import DEFAULT_YAMLLINT_CONFIG
+from referencing.exceptions import NoSuchResource
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
 from bot import rules
 from bot.findings import Finding, Severity
-from bot.schema import check_schema
+from bot.schema import SCHEMA_FOLDERS, check_schema, compiled_validator, known_versions
 from bot.taxonomy import ATTRIBUTION_NAME, LEAF_NAME, MAX_LEAF_BYTES, FileEntry, TreeSource, leaf_from_doc
 from bot.yamldoc import YamlDocError, read_yaml
 
@@ -44,6 +46,17 @@ def _yamllint_config() -> YamlLintConfig:
     return YamlLintConfig(DEFAULT_YAMLLINT_CONFIG)
 
 
+def warm_up() -> None:
+    """Compile every schema and the yamllint config now, so forked workers inherit them ready."""
+    _yamllint_config()
+    for version in known_versions():
+        for name in SCHEMA_FOLDERS:
+            try:
+                compiled_validator(version, name)
+            except NoSuchResource:
+                continue
+
+
 _PLACEHOLDER = "\0"
 
 
@@ -61,14 +74,23 @@ def _shape_path(shape: tuple[str, ...]) -> str:
     return "/".join((*shape, LEAF_NAME)) if shape[0] else LEAF_NAME
 
 
+_YAMLLINT_DISABLE_FILE = re.compile(r"^#\s*yamllint disable-file\s*$")
+
+
 def _yamllint(path: str, text: str, settings: LintSettings) -> list[Finding]:
+    """yamllint's findings for text that is known to parse.
+
+    yamllint's `run` parses the whole text a second time with the pure-Python parser only to look for a
+    syntax error, which the caller's own parse has already ruled out; its cosmetic checks are the rest.
+    """
+    if _YAMLLINT_DISABLE_FILE.match(text.split("\n", 1)[0]):
+        return []
     findings = []
-    for problem in linter.run(text, _yamllint_config()):
+    for problem in linter.get_cosmetic_problems(text, _yamllint_config(), None):
         if problem.rule == "key-duplicates" and settings.wants("duplicate-key"):
             continue  # the duplicate-key rule says the same with where the first one was
         severity = Severity.ERROR if problem.level == "error" else Severity.WARNING
-        rule = f"yamllint/{problem.rule or 'syntax'}"
-        findings.append(Finding(path, problem.line, problem.column, severity, rule, problem.desc))
+        findings.append(Finding(path, problem.line, problem.column, severity, f"yamllint/{problem.rule}", problem.desc))
     return findings
 
 

@@ -35,13 +35,17 @@ def _resource(version: int, name: str) -> Resource:
 
 
 @functools.cache
-def _validator(version: int, schema_name: str) -> Validator | str:
+def compiled_validator(version: int, schema_name: str) -> Validator | str:
     """A compiled validator, or the deprecation message when that schema version is retired."""
     resource = _resource(version, f"{schema_name}.json")
     schema = resource.contents
     if isinstance(schema, Mapping) and schema.get("deprecated"):
         return str(schema.get("description") or f"{schema_name} schema version {version} is deprecated")
+    # Register the version's shared files up front: a registry that retrieves lazily hands its finds
+    # to a throwaway copy, and jsonschema would fetch `./version.json` again for every document.
     registry: Registry = Registry(retrieve=lambda uri: _resource(version, uri))  # type: ignore[call-arg]
+    shared = [entry.name for entry in schema_base().joinpath(f"v{version}").iterdir() if entry.name.endswith(".json")]
+    registry = registry.with_resources((f"./{name}", _resource(version, name)) for name in shared).crawl()
     return validator_for(schema)(schema, registry=registry)
 
 
@@ -58,7 +62,7 @@ def check_schema(path: str, version: int, doc: YamlDoc) -> list[Finding]:
     data = doc.value if isinstance(doc.value, Mapping) else {}
     schema_name = schema_name_for(path, data)
     try:
-        validator = _validator(version, schema_name)
+        validator = compiled_validator(version, schema_name)
     except NoSuchResource:
         known = ", ".join(str(v) for v in known_versions())
         return [

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -52,6 +54,7 @@ def loopback_only_and_no_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file")  # git subprocesses too: no http, ssh or git:// fetches
     monkeypatch.setenv("GIT_AUTHOR_NAME", "taxbot tests")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "tests@taxbot.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "taxbot tests")

@@ -106,3 +106,17 @@ def test_config_turns_off_extra_rules_and_warns_on_unknown_keys(tmp_path: Path, 
 def test_usage_errors_exit_2(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # not a git repository: diff cannot run here
     assert main(argv) == 2
+
+
+def test_many_files_across_processes_give_the_same_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.batch
+
+    files: dict[str, str | bytes] = {}
+    for i in range(6):
+        files[f"compositional_skills/s{i}/qna.yaml"] = freeform_skill(4 + i % 2)
+    write_tree(tmp_path, files)
+    targets = bot.batch.collect_targets([str(tmp_path)], None)
+    alone = bot.batch.lint_targets(targets, bot.batch.Profile.STRICT, jobs=1)
+    monkeypatch.setattr(bot.batch, "PARALLEL_FROM", 2)
+    pooled = bot.batch.lint_targets(targets, bot.batch.Profile.STRICT, jobs=2)
+    assert sorted(pooled) == sorted(alone) and len(alone) == 9

@@ -103,3 +103,17 @@ def test_no_change_is_clean(taxonomy_repo, capsys) -> None:
     base = base_tree(taxonomy_repo)
     assert main(["diff", "--taxonomy", taxonomy_repo.working_dir, "--base", base, "--head", base]) == 0
     assert "no leaves changed" in capsys.readouterr().out
+
+
+def test_a_leaf_committed_as_a_symlink_is_reported_not_followed(taxonomy_repo, capsys) -> None:
+    base = base_tree(taxonomy_repo)
+    root = Path(taxonomy_repo.working_dir)
+    (root / "compositional_skills" / "sneaky").mkdir(parents=True)
+    (root / "compositional_skills" / "sneaky" / "qna.yaml").symlink_to("/etc/passwd")
+    taxonomy_repo.index.add(["compositional_skills/sneaky/qna.yaml"])
+    head = taxonomy_repo.index.commit("link").hexsha
+    code = main(["diff", "--taxonomy", str(root), "--base", base, "--head", head, "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [f["rule"] for f in report["findings"] if f["severity"] == "error"] == ["symlink"]
+    assert "root:" not in json.dumps(report)

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.findings import Finding, Severity
 from bot.lint import LintCache, LintSettings, Profile, lint_bytes, lint_entry
@@ -203,3 +205,20 @@ def test_copies_of_one_file_are_linted_once_and_reported_at_each_path() -> None:
     assert len(cache.content) == 1
     assert [f.path for f in first] == ["compositional_skills/a/qna.yaml"] * 2
     assert [f.path for f in second] == ["compositional_skills/b/qna.yaml"] * 2
+
+
+def test_no_file_of_the_real_taxonomy_crashes_the_strict_profile(shared_data: Path) -> None:
+    for snapshot in ("taxonomy-2024-08", "taxonomy-2025-04"):
+        source = DirectorySource(shared_data / snapshot)
+        for entry in source.entries():
+            if entry.path.endswith("qna.yaml"):
+                for finding in lint_entry(entry, source, STRICT):
+                    assert finding.line >= 1 and finding.col >= 1 and finding.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400) | st.text(alphabet="ab:- \n\t'\"[]{}&*!|>#%@`,?yes", max_size=300))
+def test_arbitrary_bytes_give_findings_never_an_exception(data: bytes | str) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    for finding in lint_bytes(SKILL, raw, attribution=None, settings=STRICT):
+        assert finding.path == SKILL and finding.line >= 1

@@ -1,0 +1,69 @@
+"""Benchmark: `taxbot generate` wall time against the ideal, with the teacher at a fixed latency.
+
+Run by hand:  python bench/bench_generate.py [--latency 0.05] [--concurrency 8] [--per-leaf 20]
+
+A scripted OpenAI-compatible server on 127.0.0.1 answers every request after `--latency` seconds. The
+ideal wall time is requests x latency / concurrency; goal: within 1.1x of it. It also prints requests
+per candidate pair (goal: at most 0.5; the reference pipelines spend about 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.generate import candidates_made, generate
+from bot.sdg import Plan
+from bot.taxonomy import load_directory
+from bot.teacher import Endpoint, ModelClient
+from tests.fakes.lab_teacher import LabTeacher
+from tests.fakes.openai_server import FakeOpenAI
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--per-leaf", type=int, default=20)
+    parser.add_argument("--leaves", type=int, default=40)
+    args = parser.parse_args()
+    taxonomy = load_directory(Path(args.shared) / "taxonomy-2024-08")
+    leaves = [leaf for leaf in taxonomy.leaves.values() if leaf.kind.is_skill][: args.leaves]
+    with FakeOpenAI(LabTeacher()) as server, tempfile.TemporaryDirectory() as scratch:
+        server.add_latency(args.latency, times=None)
+        client = ModelClient(Endpoint(server.base_url, "fake-teacher", concurrency=args.concurrency))
+        started = time.monotonic()
+        reports = asyncio.run(
+            generate(
+                leaves,
+                client,
+                Plan(target=args.per_leaf),
+                store=None,
+                mode="bench",
+                cache_dir=Path(scratch),
+                progress=lambda *_: None,
+            )
+        )
+        wall = time.monotonic() - started
+    requests = client.stats.requests
+    ideal = requests * args.latency / args.concurrency
+    candidates = candidates_made(reports)
+    kept = sum(r.kept for r in reports)
+    print(f"{len(leaves)} skill leaves x {args.per_leaf} pairs: {kept} kept of {candidates} candidates")
+    print(f"requests: {requests} ({requests / candidates:.3f} per candidate pair; reference pipelines ~3)")
+    print(
+        f"wall {wall:.2f} s, ideal {ideal:.2f} s (requests x {args.latency} s / {args.concurrency}): "
+        f"{wall / ideal:.2f}x the ideal"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

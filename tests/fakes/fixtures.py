@@ -1,0 +1,48 @@
+"""Pytest fixtures for the fakes, enabled by `pytest_plugins = ["tests.fakes.fixtures"]` in conftest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.github_server import FakeGitHub
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.webhooks import GitHubEvent, webhook_for, write_event
+
+
+@pytest.fixture
+def teacher_server() -> Iterator[FakeOpenAI]:
+    """A running scripted teacher; set `.script`, add faults, point a client at `.base_url`."""
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def github_server() -> Iterator[FakeGitHub]:
+    """A running fake GitHub; seed `.state`, point PyGithub at `.url` with `.token`."""
+    with FakeGitHub() as server:
+        yield server
+
+
+@pytest.fixture
+def github_event(github_server: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitHubEvent:
+    """Set up the environment of a GitHub Actions run for a real webhook payload moved onto the fake.
+
+    Call it as `github_event("pull_request.opened", "org/taxonomy", 1, sender=..., comment_body=...)`;
+    it writes the event file and sets GITHUB_EVENT_PATH, GITHUB_EVENT_NAME, GITHUB_REPOSITORY,
+    GITHUB_API_URL, GITHUB_SERVER_URL and GITHUB_TOKEN, and returns the event file's path.
+    """
+
+    def make(event: str, repo: str, number: int | None = None, **options: str) -> Path:
+        path = write_event(webhook_for(github_server, event, repo, number, **options), tmp_path)
+        monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
+        monkeypatch.setenv("GITHUB_EVENT_NAME", event.split(".")[0])
+        monkeypatch.setenv("GITHUB_REPOSITORY", repo)
+        monkeypatch.setenv("GITHUB_API_URL", github_server.url)
+        monkeypatch.setenv("GITHUB_SERVER_URL", github_server.html_url)
+        monkeypatch.setenv("GITHUB_TOKEN", github_server.token)
+        return path
+
+    return make

@@ -1,0 +1,217 @@
+"""A scripted OpenAI-compatible teacher server: chat completions from a test's script, with faults."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+from tests.fakes.serving import Fault, LoopbackServer, ReceivedRequest, Reply
+
+CHAT_PATH = "/v1/chat/completions"
+
+# A script answers one chat-completion request (its JSON body): a string is the reply content (every choice
+# when `n` > 1), a list gives one content per choice (cycled up to `n`), a dict is sent as the whole body.
+Script = Callable[[dict[str, Any]], str | list[str] | dict[str, Any]]
+RequestPredicate = Callable[[dict[str, Any]], bool]
+
+
+def echo_script(request: dict[str, Any]) -> str:
+    """The default script: echo the last user message, so replies are deterministic."""
+    user_messages = [m for m in request.get("messages", []) if m.get("role") == "user"]
+    return f"echo: {_text(user_messages[-1]) if user_messages else ''}"
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, ...]
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)
+
+
+def _tokens(text: str) -> int:
+    """Usage counts words: deterministic, and close enough for tests of budgets."""
+    return len(text.split())
+
+
+def _error(status: int, message: str, type_: str, code: str | None = None) -> Reply:
+    return Reply(status, {"error": {"message": message, "type": type_, "param": None, "code": code}})
+
+
+def _retry_headers(retry_after: float | None) -> dict[str, str]:
+    # openai-python prefers retry-after-ms and also reads fractional retry-after; other clients expect
+    # whole seconds in retry-after, so send both.
+    if retry_after is None:
+        return {}
+    return {"retry-after": str(math.ceil(retry_after)), "retry-after-ms": str(round(retry_after * 1000))}
+
+
+class FakeOpenAI:
+    """The teacher endpoint. Use as a context manager; point a client at `base_url` (it ends in `/v1`).
+
+    Faults (each for the next `times` chat requests, `None` for all, and only those where `when(body)` is
+    true) are consulted in the order they were added; requests they do not take go to the script.
+    """
+
+    def __init__(self, script: Script = echo_script, *, model: str = "fake-teacher", api_key: str | None = None):
+        self.script = script
+        self.model = model
+        self.api_key = api_key
+        self._ids = itertools.count(1)
+        self._server = LoopbackServer(self._handle)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self._server.origin}/v1"
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """Every request received, faulted ones included, oldest first."""
+        return self._server.requests
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of every chat-completion request received, oldest first."""
+        return [r.json() for r in self.requests if r.method == "POST" and r.path == CHAT_PATH]
+
+    def __enter__(self) -> Self:
+        self._server.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.stop()
+
+    def completion(
+        self,
+        request: dict[str, Any],
+        contents: list[str],
+        *,
+        finish_reason: str = "stop",
+    ) -> dict[str, Any]:
+        """A chat-completion body in the real response shape, one choice per content."""
+        prompt_tokens = sum(_tokens(_text(m)) for m in request.get("messages", []))
+        completion_tokens = sum(_tokens(c) for c in contents)
+        return {
+            "id": f"chatcmpl-fake-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.get("model", self.model),
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": finish_reason,
+                }
+                for i, content in enumerate(contents)
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+            "system_fingerprint": "fp_fake",
+        }
+
+    def add_latency(self, seconds: float, *, times: int | None = None, when: RequestPredicate | None = None) -> None:
+        """Answer normally, but only after `seconds`."""
+        self._add(Fault(self._chat_matcher(when), times, delay=seconds))
+
+    def hang(self, seconds: float = 30.0, *, times: int | None = 1, when: RequestPredicate | None = None) -> None:
+        """Say nothing for `seconds` (longer than the client's timeout), then answer normally."""
+        self._add(Fault(self._chat_matcher(when), times, delay=seconds))
+
+    def fail(
+        self,
+        status: int = 500,
+        *,
+        times: int | None = 1,
+        retry_after: float | None = None,
+        when: RequestPredicate | None = None,
+    ) -> None:
+        """Answer with an OpenAI-style error (429 is a rate limit, 5xx a server error)."""
+        if status == 429:
+            reply = _error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded")
+        else:
+            reply = _error(status, "The server had an error while processing your request.", "server_error")
+        reply = Reply(reply.status, reply.body, _retry_headers(retry_after))
+        self._add(Fault(self._chat_matcher(when), times, reply=lambda _: reply))
+
+    def malformed(self, kind: str = "not_json", *, times: int | None = 1, when: RequestPredicate | None = None) -> None:
+        """Answer 200 with a broken body: `not_json` (an HTML error page sent as application/json),
+        `text` (the same page as text/html), or `no_choices` (JSON without `choices`)."""
+        page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+        replies = {
+            "not_json": Reply(200, text=page),
+            "text": Reply(200, text=page, content_type="text/html"),
+            "no_choices": Reply(200, {"id": "chatcmpl-broken", "object": "chat.completion", "model": self.model}),
+        }
+        if kind not in replies:
+            raise ValueError(f"unknown malformed kind {kind!r}; use one of {sorted(replies)}")
+        reply = replies[kind]
+        self._add(Fault(self._chat_matcher(when), times, reply=lambda _: reply))
+
+    def unparseable(
+        self,
+        content: str = "Sure! Here you go: {{not yaml, not json",
+        *,
+        times: int | None = 1,
+        when: RequestPredicate | None = None,
+    ) -> None:
+        """Answer a well-formed completion whose content is text the caller cannot parse."""
+        self._add(
+            Fault(
+                self._chat_matcher(when),
+                times,
+                reply=lambda request: Reply(200, self.completion(request.json(), [content] * _n(request.json()))),
+            )
+        )
+
+    def clear_faults(self) -> None:
+        self._server.clear_faults()
+
+    def _add(self, fault: Fault) -> None:
+        self._server.add_fault(fault)
+
+    @staticmethod
+    def _chat_matcher(when: RequestPredicate | None) -> Callable[[ReceivedRequest], bool]:
+        def matches(request: ReceivedRequest) -> bool:
+            if request.method != "POST" or request.path != CHAT_PATH:
+                return False
+            return when is None or when(request.json())
+
+        return matches
+
+    def _handle(self, request: ReceivedRequest) -> Reply:
+        if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        if request.method == "GET" and request.path == "/v1/models":
+            model = {"id": self.model, "object": "model", "created": 0, "owned_by": "taxbot-tests"}
+            return Reply(200, {"object": "list", "data": [model]})
+        if request.method == "POST" and request.path == CHAT_PATH:
+            return self._chat(request.json())
+        return _error(404, f"Invalid URL ({request.method} {request.path})", "invalid_request_error")
+
+    def _chat(self, body: dict[str, Any]) -> Reply:
+        if not isinstance(body.get("model"), str):
+            return _error(400, "you must provide a model parameter", "invalid_request_error")
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return _error(400, "'messages' must contain at least one message.", "invalid_request_error")
+        answer = self.script(body)
+        if isinstance(answer, dict):
+            return Reply(200, answer)
+        contents = [answer] if isinstance(answer, str) else answer
+        n = _n(body)
+        return Reply(200, self.completion(body, list(itertools.islice(itertools.cycle(contents), n))))
+
+
+def _n(body: dict[str, Any]) -> int:
+    return int(body.get("n") or 1)

@@ -1,0 +1,64 @@
+"""`taxbot review`: the demo a new user runs first, parts that fail become notes, the JSON schema holds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.action import make_review
+from bot.review import ReportError, review_from_json
+from tests.conftest import REPO_ROOT, subprocess_env
+from tests.fakes.lab_teacher import LabTeacher
+from tests.fakes.openai_server import FakeOpenAI
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    target = tmp_path / "demo"
+    subprocess.run(
+        ["sh", str(REPO_ROOT / "fixtures" / "make-demo-repo.sh"), str(target)],
+        check=True,
+        capture_output=True,
+        env=subprocess_env(),
+    )
+    return target
+
+
+def test_the_readme_demo_reviews_the_demo_contribution(demo: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "review", "--taxonomy", str(demo), "--base", "HEAD~1", "--head", "HEAD"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "### taxbot review: ❌ changes needed" in result.stdout
+    assert "`seed_examples` needs at least 5 items, found 4" in result.stdout
+    assert "no teacher is configured" in result.stdout
+
+
+def test_samples_from_the_teacher_and_a_dead_teacher_is_a_note(demo: Path, teacher_server: FakeOpenAI) -> None:
+    env = {"TAXBOT_TEACHER_URL": teacher_server.base_url, "TAXBOT_TEACHER_MODEL": "m"}
+    teacher_server.script = LabTeacher()
+    review, _ = make_review(demo, "HEAD~1", "HEAD", env, teacher=True)
+    assert len(review.samples) == 3
+    assert {s.leaf for s in review.samples} == {"compositional_skills/linguistics/Palindromes/qna.yaml"}
+    teacher_server.fail(401, times=None)  # refused at once; a 5xx would be retried with back-off first
+    review, _ = make_review(demo, "HEAD~1", "HEAD", env, teacher=True)
+    assert review.samples == []
+    assert any("teacher request(s) failed" in n.message for n in review.notes)
+    assert review.findings  # the lint result still stands
+
+
+def test_json_report_round_trips_through_its_schema(demo: Path) -> None:
+    review, _ = make_review(demo, "HEAD~1", "HEAD", {}, teacher=False)
+    data = json.loads(json.dumps(review.to_json()))
+    again = review_from_json(data)
+    assert again.to_json() == review.to_json()
+    with pytest.raises(ReportError, match="does not match its schema"):
+        review_from_json(data | {"verdict": "maybe"})

@@ -1,0 +1,78 @@
+"""`taxbot train --config FILE [dotted.key=value ...]`: the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STOPPED = 143  # 128 + SIGTERM: checkpoint saved, phase not finished; rerun to resume
+
+log = logging.getLogger("taxbot.trainer")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taxbot train",
+        description="Fine-tune the student model on a taxonomy's phase sets (LAB: knowledge, then skills).",
+        epilog="Example: taxbot train --config trainer/configs/phase1.yaml data.phase1=K.jsonl "
+        "data.phase2=S.jsonl model.name_or_path=DIR",
+    )
+    parser.add_argument(
+        "--config", required=True, type=Path, help="YAML config, e.g. trainer/configs/phase1.yaml"
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="dotted.key=value",
+        help="override a config value, e.g. phase1.epochs=3",
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run `taxbot train`; argv is what follows `taxbot` (a leading `train` is accepted and skipped)."""
+    if argv[:1] == ["train"]:
+        argv = argv[1:]
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on a usage error, 0 after --help
+        return int(exc.code or 0)
+    _configure_logging()
+
+    # Imported here so that `--help` and usage errors answer without loading torch.
+    from trainer.config import load_config
+    from trainer.errors import ConfigError, TrainerError
+    from trainer.run import run_training
+
+    try:
+        config = load_config(args.config, args.overrides)
+        outcome = run_training(config, interactive=sys.stderr.isatty())
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    except TrainerError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    except Exception:
+        log.exception("training failed unexpectedly")
+        return EXIT_FAILED
+    if not outcome.finished:
+        log.warning("stopped by SIGTERM; checkpoint %s; rerun the same command to resume", outcome.checkpoint)
+        return EXIT_STOPPED
+    log.info("done: %s", outcome.final_dir)
+    return EXIT_OK
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)  # progress lines show even when the caller configured logging first
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_warning()
+    if not sys.stderr.isatty():
+        transformers_logging.disable_progress_bar()  # no shard-writing bars in CI logs

@@ -1,0 +1,92 @@
+"""A training run: the planned phases in order, skipping those the journal records as done."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from accelerate import PartialState
+
+from trainer.config import TrainConfig
+from trainer.curves import write_curves
+from trainer.errors import DataError, JournalError
+from trainer.journal import JOURNAL_FILE, load_journal, save_journal
+from trainer.plan import METADATA_FILE, PhasePlan, fingerprint, plan_phases
+from trainer.train import train_phase
+
+log = logging.getLogger("taxbot.trainer")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a run stands: all phases finished (final_dir is the model to evaluate) or stopped by SIGTERM."""
+
+    finished: bool
+    run_dir: Path
+    final_dir: Path | None = None
+    checkpoint: str | None = None
+
+
+def run_training(
+    config: TrainConfig,
+    *,
+    interactive: bool,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RunOutcome:
+    """Train every planned phase that is not done yet; the last phase's final directory is the result."""
+    run_dir = Path(config.run.output_dir) / config.run.taxonomy_commit
+    plans = plan_phases(config, run_dir)
+    journal_path = run_dir / JOURNAL_FILE
+    journal = load_journal(journal_path, config.run.taxonomy_commit)
+    main_process = PartialState().is_main_process
+    digests = _digests({path for plan in plans for path in (*plan.sets, plan.replay_set) if path})
+    for plan in plans:
+        phase_fingerprint = fingerprint(plan, config, digests)
+        if journal.is_done(plan.name, phase_fingerprint):
+            if not (plan.final_dir(run_dir) / METADATA_FILE).is_file():
+                raise JournalError(
+                    f"{journal_path} records {plan.name} as done but {plan.final_dir(run_dir)} is gone; "
+                    "delete the run directory to train again"
+                )
+            log.info(
+                "%s: already done for taxonomy commit %s, skipping", plan.name, config.run.taxonomy_commit
+            )
+            continue
+        journal = journal.started(plan.name, phase_fingerprint)
+        if main_process:
+            save_journal(journal_path, journal)
+        outcome = train_phase(plan, config, run_dir, phase_fingerprint, interactive=interactive)
+        if not outcome.finished:
+            log.warning("%s: stopped at %s; rerun the same command to resume", plan.name, outcome.checkpoint)
+            return RunOutcome(finished=False, run_dir=run_dir, checkpoint=outcome.checkpoint)
+        journal = journal.finished(plan.name, str(outcome.final_dir), now().isoformat(timespec="seconds"))
+        if main_process:
+            save_journal(journal_path, journal)
+    if main_process:
+        _write_run_curves(run_dir, plans)
+    return RunOutcome(finished=True, run_dir=run_dir, final_dir=plans[-1].final_dir(run_dir))
+
+
+def _digests(paths: set[str]) -> dict[str, str]:
+    digests = {}
+    for path in sorted(paths):
+        try:
+            with open(path, "rb") as handle:
+                digests[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError as exc:
+            raise DataError(f"cannot read phase set {path}: {exc.strerror}") from exc
+    return digests
+
+
+def _write_run_curves(run_dir: Path, plans: list[PhasePlan]) -> None:
+    curves = {}
+    for plan in plans:
+        metadata = json.loads((plan.final_dir(run_dir) / METADATA_FILE).read_text(encoding="utf-8"))
+        curves[plan.name] = [(int(step), float(loss)) for step, loss in metadata["loss_curve"]]
+    json_path, png_path = write_curves(run_dir, curves)
+    log.info("loss curves: %s, %s", json_path, png_path)
