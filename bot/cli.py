@@ -19,6 +19,11 @@ from bot.config import CONFIG_NAME, Config, load_config, parse_config
 from bot.datasets import Store, read_jsonl
 from bot.diff import ChangeSet, changed_leaves
 from bot.findings import Finding, has_errors
+from bot.gaps import GapsSettings, gaps_settings, landings, tree_gaps
+from bot.gaps_report import GapsReport
+from bot.gaps_report import render_json as render_gaps_json
+from bot.gaps_report import render_markdown as render_gaps_markdown
+from bot.gaps_report import render_text as render_gaps_text
 from bot.generate import (
     LeafReport,
     Progress,
@@ -33,17 +38,17 @@ from bot.generate import (
 from bot.github import GitHubError
 from bot.indexcache import IndexCacheError, commit_index, default_cache_dir
 from bot.lint import LintCache, LintSettings, Profile, lint_entry
+from bot.precheck import LeafPrecheck, ask_student
 from bot.render import render_github, render_json, render_text
-from bot.review import ReportError
+from bot.review import ReportError, changed_leaf_objects
 from bot.sdg import Plan
 from bot.similar import find_duplicates, similar_settings
 from bot.similar_report import SimilarReport
 from bot.similar_report import render_json as render_similar_json
 from bot.similar_report import render_markdown as render_similar_markdown
 from bot.similar_report import render_text as render_similar_text
-from bot.taxonomy import Leaf, TaxonomyError, load_directory, open_repo, parse_leaf
+from bot.taxonomy import Leaf, TaxonomyError, load_directory, load_taxonomy, open_repo
 from bot.teacher import ConfigError, ModelClient, ReplyCache, endpoint_from
-from bot.yamldoc import YamlDocError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -109,20 +114,6 @@ def _config_at_base(change_set: ChangeSet) -> tuple[Config, list[Finding]]:
     return parse_config(entry.read().decode("utf-8", errors="replace"))
 
 
-def _changed_leaves_read(change_set: ChangeSet) -> list[Leaf]:
-    """The leaves of the change as they are after it; ones that cannot be read are left to `lint`."""
-    leaves = []
-    for change in change_set.present:
-        entry = change_set.head.entry(change.path)
-        if entry is None or entry.is_symlink:
-            continue
-        try:
-            leaves.append(parse_leaf(change.path, entry.read()))
-        except (YamlDocError, OSError):
-            continue
-    return leaves
-
-
 def cmd_similar(args: argparse.Namespace) -> int:
     taxonomy = Path(args.taxonomy)
     change_set = changed_leaves(taxonomy, args.base, args.head)
@@ -140,11 +131,57 @@ def cmd_similar(args: argparse.Namespace) -> int:
     except IndexCacheError as error:
         raise TargetError(f"{error} (choose another with --cache)") from error
     excluded = {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
-    leaves = _changed_leaves_read(change_set)
+    leaves = list(changed_leaf_objects(change_set).values())
     report = SimilarReport(find_duplicates(index, leaves, excluded), len(leaves), stats, problems + more)
     render = {"json": render_similar_json, "markdown": render_similar_markdown}.get(args.format, render_similar_text)
     sys.stdout.write(render(report))
     return EXIT_FINDINGS if report.duplicates else EXIT_CLEAN
+
+
+def _precheck(config: Config, leaves: list[Leaf], settings: GapsSettings) -> tuple[list[LeafPrecheck], list[str]]:
+    """The student's answers to the change's seed questions; endpoint trouble is a note, never a failure."""
+    try:
+        endpoint = endpoint_from(config.section("student"), os.environ, "TAXBOT_STUDENT")
+    except ConfigError as error:
+        return [], [f"the student is misconfigured, so model gaps were not checked: {error}"]
+    if endpoint is None:
+        return [], ["no student is configured, so model gaps were not checked (set TAXBOT_STUDENT_URL and _MODEL)"]
+    results = asyncio.run(ask_student(ModelClient(endpoint), leaves, settings.student_pass))
+    if results and not any(r.asked for r in results):
+        error = next((a.error for r in results for a in r.answers if a.error), "no answer")
+        where = f"{endpoint.model} at {endpoint.base_url}"
+        return [], [f"could not ask the student {where}, so model gaps were not checked: {error}"]
+    return results, []
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    taxonomy_dir = Path(args.taxonomy)
+    if args.base is None:
+        if args.head is not None:
+            raise TargetError("--head needs --base: the change runs from one commit to the other")
+        config, problems = load_config(taxonomy_dir)
+        settings, more = gaps_settings(config.section("gaps"))
+        tree = load_directory(taxonomy_dir)
+        report = GapsReport(tree_gaps(tree, settings.min_examples), args.depth, problems=problems + more)
+    else:
+        change_set = changed_leaves(taxonomy_dir, args.base, args.head)
+        config, problems = _config_at_base(change_set)
+        settings, more = gaps_settings(config.section("gaps"))
+        tree = load_taxonomy(change_set.base)
+        leaves = list(changed_leaf_objects(change_set).values())
+        excluded = {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
+        prechecks, notes = _precheck(config, leaves, settings)
+        report = GapsReport(
+            tree_gaps(tree, settings.min_examples),
+            args.depth,
+            landings(tree, leaves, excluded),
+            prechecks,
+            notes,
+            problems + more,
+        )
+    render = {"json": render_gaps_json, "markdown": render_gaps_markdown}.get(args.format, render_gaps_text)
+    sys.stdout.write(render(report))
+    return EXIT_CLEAN
 
 
 def _progress() -> Progress:
@@ -280,6 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", metavar="DIR", help="index cache folder (default: `similar.cache` in .taxbot.yaml, else in .git)"
     )
     similar.set_defaults(handler=cmd_similar)
+
+    gaps = commands.add_parser(
+        "gaps",
+        help="coverage, empty branches and short leaves of the tree; where a change lands; what the student knows",
+        description="Always exits 0 (the report informs, it does not gate); 2 on a usage error.",
+    )
+    gaps.add_argument(
+        "--taxonomy", required=True, metavar="DIR", help="the taxonomy folder (a git work tree for a change)"
+    )
+    gaps.add_argument("--base", metavar="REF", help="review a change: the commit it starts from")
+    gaps.add_argument("--head", metavar="REF", help="the commit the change ends at (default: the work tree)")
+    gaps.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="(default: text)")
+    gaps.add_argument("--depth", type=int, default=2, metavar="N", help="branch levels to show (default: 2)")
+    gaps.set_defaults(handler=cmd_gaps)
 
     gen = commands.add_parser("generate", help="synthetic Q&A pairs from a teacher: samples for a PR, or full sets")
     gen.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy folder")
