@@ -99,9 +99,7 @@ def main() -> None:
     transformers_logging.disable_progress_bar()
 
     with tempfile.TemporaryDirectory() as scratch:
-        model_dir = build_tiny_model(
-            Path(scratch) / "model", hidden_size=options.hidden, layers=options.layers
-        )
+        model_dir = build_tiny_model(Path(scratch) / "model", hidden_size=options.hidden, layers=options.layers)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         raw = skill_records(options.samples * 3 // 4, max_words=MAX_LENGTH) + knowledge_records(
             options.samples // 4, max_words=MAX_LENGTH

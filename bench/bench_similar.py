@@ -347,17 +347,18 @@ def main() -> None:
     rows = [measure(size, args.out) for size in args.sizes]
     (args.out / "similar.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     plot(rows, args.out / "similar_cost.png")
-    print(
-        "\n| leaves | seed examples | tree s | cold s | incremental s | warm s | brute force s | cdist alone s", end=""
-    )
-    print(" | x faster | same |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    header = ["leaves", "seed examples", "tree s", "cold s", "incremental s", "warm s", "brute force s"]
+    header += ["cdist alone s", "x faster (vs cdist)", "same matches", "taxbot similar s"]
+    print("\n| " + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
     for r in rows:
-        print(
-            f"| {r.leaves:,} | {r.seed_examples:,} | {r.tree_seconds:.1f} | {r.cold_seconds:.1f} | "
-            f"{r.incremental_seconds:.1f} | {r.warm_seconds:.3f} | {r.brute_seconds:.1f} | {r.cdist_seconds:.1f} | "
-            f"{r.brute_seconds / r.warm_seconds:.0f} ({r.cdist_seconds / r.warm_seconds:.0f}) | {r.same_matches} |"
-        )
+        cells = [f"{r.leaves:,}", f"{r.seed_examples:,}", f"{r.tree_seconds:.1f}", f"{r.cold_seconds:.1f}"]
+        cells += [f"{r.incremental_seconds:.1f}", f"{r.warm_seconds:.3f}", f"{r.brute_seconds:.1f}"]
+        cells += [
+            f"{r.cdist_seconds:.1f}",
+            f"{r.brute_seconds / r.warm_seconds:.0f} ({r.cdist_seconds / r.warm_seconds:.0f})",
+        ]
+        cells += [str(r.same_matches), f"{r.diff_and_cli_seconds:.1f}"]
+        print("| " + " | ".join(cells) + " |")
     print(f"\nmatches: {[r.kinds for r in rows]}; plot: {args.out / 'similar_cost.png'}")
 
 
