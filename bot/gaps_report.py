@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from bot.findings import Finding
 from bot.gaps import Landing, TreeGaps
 from bot.precheck import LeafPrecheck
+from bot.safetext import comment_safe
 
 SHOWN = 15
 """Short leaves listed in text and markdown; JSON lists them all."""
@@ -97,7 +98,7 @@ def render_markdown(report: GapsReport) -> str:
     checked = {p.path: p for p in report.precheck}
     for landing in report.landings:
         out.append(f"- `{landing.path}`")
-        out += [f"  - {line}" for line in _landing_lines(landing, checked.get(landing.path))]
+        out += [f"  - {comment_safe(line)}" for line in _landing_lines(landing, checked.get(landing.path))]
     out += ["", "<details><summary>Coverage of the tree</summary>", "", "| branch | leaves | seed examples | words |"]
     out.append("|---|---|---|---|")
     out += [
@@ -108,6 +109,6 @@ def render_markdown(report: GapsReport) -> str:
     out += ["", f"Empty branches: {', '.join(f'`{b}`' for b in tree.empty_branches) or 'none'}.", ""]
     out.append(f"Leaves under {tree.minimum} seed examples: {len(tree.short_leaves)}.")
     out += ["", "</details>"]
-    out += [f"- note: {n}" for n in report.notes]
-    out += [f"- `.taxbot.yaml`: {p.severity}: {p.message}" for p in report.problems]
+    out += [f"- note: {comment_safe(n)}" for n in report.notes]
+    out += [f"- `.taxbot.yaml`: {p.severity}: {comment_safe(p.message)}" for p in report.problems]
     return "\n".join(out) + "\n"

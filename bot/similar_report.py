@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 from bot.findings import Finding
 from bot.indexcache import IndexStats
+from bot.safetext import comment_safe
 from bot.similar import Match, MatchKind, describe
 
 _COUNTED = {
@@ -75,7 +76,7 @@ def _table(matches: list[Match]) -> list[str]:
         alike = f"{m.score:g}%" + (f" (answers {m.answer_score:g}%)" if m.answer_score is not None else "")
         rows.append(
             f"| `{m.changed}` | `{m.other}`{' (this change)' if m.other_in_change else ''} | {_NAMES[m.kind]} "
-            f"| {alike} | {_cell(m.changed_text if len(m.changed_text) <= 80 else m.changed_text[:79] + '…')} |"
+            f"| {alike} | {_cell(comment_safe(m.changed_text, 80))} |"
         )
     return rows
 
@@ -95,5 +96,5 @@ def render_markdown(report: SimilarReport) -> str:
             "",
         ]
     for p in report.problems:
-        out.append(f"- `.taxbot.yaml`: {p.severity}: {_cell(p.message)}")
+        out.append(f"- `.taxbot.yaml`: {p.severity}: {_cell(comment_safe(p.message))}")
     return "\n".join(out).rstrip("\n") + "\n"

@@ -16,7 +16,7 @@ QNA = Match(
     MatchKind.QNA,
     Place("compositional_skills/receipt/csv/qna.yaml", 19),
     96.2,
-    "Make a CSV table of all items | with prices",
+    "Make a CSV table of all items | with prices for @alice <b>",
     "Create a CSV table of all items | with prices",
     100.0,
 )
@@ -48,7 +48,7 @@ def test_markdown_tables_duplicates_and_folds_shared_contexts_away() -> None:
     duplicates, contexts = markdown.split("<details>")
     assert (
         f"| `{NEW}:19` | `compositional_skills/receipt/csv/qna.yaml:19` | duplicate seed example | "
-        "96.2% (answers 100%) | Make a CSV table of all items \\| with prices |"
+        "96.2% (answers 100%) | Make a CSV table of all items \\| with prices for @\u200balice &lt;b&gt; |"
     ) in duplicates
     assert "<summary>Shared contexts (1): fine when the tasks differ</summary>" in contexts
     assert markdown.rstrip().endswith("- `.taxbot.yaml`: warning: unknown key `similar.x` is ignored")
@@ -62,7 +62,7 @@ def test_json_carries_every_match_field_and_how_the_index_was_had() -> None:
             "kind": "qna",
             "other": {"path": "compositional_skills/receipt/csv/qna.yaml", "line": 19},
             "score": 96.2,
-            "changed_text": "Make a CSV table of all items | with prices",
+            "changed_text": "Make a CSV table of all items | with prices for @alice <b>",
             "other_text": "Create a CSV table of all items | with prices",
             "answer_score": 100.0,
             "other_in_change": False,
