@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 
 from bot.findings import Finding
-from bot.gaps import Landing, TreeGaps
+from bot.gaps import Landing, Neighbour, TreeGaps
 from bot.precheck import LeafPrecheck
 from bot.safetext import comment_safe
 
@@ -30,6 +30,10 @@ def _depth(branch: str) -> int:
     return len(PurePosixPath(branch).parts)
 
 
+def _neighbours(found: list[Neighbour]) -> str:
+    return ", ".join(f"{PurePosixPath(n.path).parent} ({n.score:g})" for n in found) or "none (the tree has no leaf)"
+
+
 def _landing_lines(landing: Landing, precheck: LeafPrecheck | None) -> list[str]:
     if landing.new_folders:
         where = f"starts a new branch {landing.new_folders}"
@@ -41,8 +45,8 @@ def _landing_lines(landing: Landing, precheck: LeafPrecheck | None) -> list[str]
         where = f"lands in {landing.branch}, where no leaf is yet"
     lines = [
         where,
-        "nearest by path: " + ", ".join(f"{PurePosixPath(n.path).parent} ({n.score:g})" for n in landing.by_path),
-        "nearest by content: " + ", ".join(f"{PurePosixPath(n.path).parent} ({n.score:g})" for n in landing.by_content),
+        "nearest by path: " + _neighbours(landing.by_path),
+        "nearest by content: " + _neighbours(landing.by_content),
     ]
     if elsewhere := landing.elsewhere:
         lines.append(f"its nearest leaves by content are under {elsewhere}, not here: is it in the right place?")
