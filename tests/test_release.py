@@ -189,7 +189,8 @@ def test_the_next_release_starts_from_the_last_and_names_only_what_changed(world
 def test_a_candidate_that_learned_nothing_is_not_published(
     world: World, base_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sha = first_commit(world, base_model, learning_rate=1e-12)  # the candidate is the base model, to the bit
+    # Steps of 1e-12 fall below float32 precision on these weights: the candidate is the base model.
+    sha = first_commit(world, base_model, learning_rate=1e-12)
     assert world.release(sha) == 1
     out, err = capsys.readouterr()
     assert "**Gate: failed**" in out and "- FAIL: improves the new leaves" in out
@@ -197,3 +198,20 @@ def test_a_candidate_that_learned_nothing_is_not_published(
     assert MODEL not in world.hub.repos and not world.github.state.repos[REPO].releases
     assert world.release(sha) == 1  # the verdict stands on a rerun, without asking again
     assert "gate: done earlier" in capsys.readouterr().err
+
+
+def test_a_release_without_a_hub_token_stops_before_any_work(
+    world: World, base_model: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HF_TOKEN")
+    assert world.release(first_commit(world, base_model)) == 2
+    expected = f"taxbot: HF_TOKEN is not set: the release needs a Hub token that can write {MODEL}"
+    assert expected in capsys.readouterr().err
+    assert not world.teacher.requests and not world.work.exists()
+
+
+def test_release_settings_are_checked_before_any_work(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    sha = world.commit({".taxbot.yaml": "release:\n  hub_repo: nobody\ngate:\n  min_gain: 0\n"}, "config")
+    assert world.release(sha) == 2
+    err = capsys.readouterr().err
+    assert "taxbot: 3 problem(s) in .taxbot.yaml:" in err and "`gate.min_gain` must be above 0" in err
