@@ -136,8 +136,8 @@ def _generate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJourna
         )
     counts = write_outputs(work / "data", reports, [], full=True)
     return {"phase1": str(work / "data" / "phase1.jsonl"), "phase2": str(work / "data" / "phase2.jsonl"),
-            "records": counts["phase1.jsonl"] + counts["phase2.jsonl"], "knowledge": counts["phase1.jsonl"],
-            "skills": counts["phase2.jsonl"], "replayed_leaves": sum(r.replayed for r in reports)}  # fmt: skip
+            "phase1_records": counts["phase1.jsonl"], "phase2_records": counts["phase2.jsonl"],
+            "replayed_leaves": sum(r.replayed for r in reports)}  # fmt: skip
 
 
 def _train(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
@@ -153,9 +153,9 @@ def _train(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, 
     overrides = [*settings.train_overrides, f"model.name_or_path={settings.base_model}",
                  f"data.phase1={data['phase1']}", f"data.phase2={data['phase2']}",
                  f"run.output_dir={work / 'runs'}", f"run.taxonomy_commit={sha[:12]}"]  # fmt: skip
-    if data["knowledge"] == 0:  # a taxonomy of skills only: one pass over the skills
+    if data["phase1_records"] == 0:  # a taxonomy of skills only: one pass over the skills
         overrides.append("run.mode=stacked")
-    elif data["skills"] == 0:  # knowledge only: phase 2 would have nothing to learn
+    elif data["phase2_records"] == 0:  # knowledge only: phase 2 would have nothing to learn
         overrides.append("run.stop_after=phase1")
     try:
         outcome = run_training(load_config(config, overrides), interactive=False)
@@ -176,14 +176,18 @@ def _gate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
     leaves = _leaves(inputs, plan["taxonomy_commit"])
     changed = {c["path"] for c in plan["changes"] if c["status"] != ChangeStatus.DELETED}
     general_path = inputs.gate.general_set
-    if general_path:
-        general_text = (inputs.taxonomy_dir / general_path).read_text(encoding="utf-8")
-    else:
-        general_text = (files("bot") / "data" / "general_qa.jsonl").read_text(encoding="utf-8")
+    try:
+        if general_path:
+            general = parse_general_set((inputs.taxonomy_dir / general_path).read_text(encoding="utf-8"), general_path)
+        else:
+            shipped = (files("bot") / "data" / "general_qa.jsonl").read_text(encoding="utf-8")
+            general = parse_general_set(shipped, "the shipped general set")
+    except (OSError, ValueError) as error:
+        raise ReleaseError(f"cannot read gate.general_set: {error}") from error
     questions = gate_questions(
         [leaves[p] for p in sorted(changed) if p in leaves],
         [leaf for path, leaf in sorted(leaves.items()) if path not in changed],
-        parse_general_set(general_text, general_path or "the shipped general set"),
+        general,
         inputs.gate.kept_leaves,
     )
     previous = plan["previous"]
@@ -193,12 +197,17 @@ def _gate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
         destination = work / "previous-model"
         previous_model = str(hub.download(edges.hub, inputs.settings.hub_repo, previous["revision"], destination))
     edges.log(f"gate: {len(questions)} questions for {previous_model} and the candidate")
-    report = run_gate(questions, edges.answerer(previous_model), edges.answerer(trained["model"]), inputs.gate,
-                      edges.judge)  # fmt: skip
+    from trainer.errors import TrainerError
+
+    try:
+        report = run_gate(questions, edges.answerer(previous_model), edges.answerer(trained["model"]), inputs.gate,
+                          edges.judge)  # fmt: skip
+    except TrainerError as error:  # a model that cannot be loaded to answer
+        raise ReleaseError(f"the gate could not ask the models: {error}") from error
     details = [{"source": s.question.source, "group": s.question.group, "question": s.question.prompt,
                 "reference": s.question.reference, "previous": s.previous_answer, "candidate": s.candidate_answer,
                 "previous_score": s.previous, "candidate_score": s.candidate} for s in report.scored]  # fmt: skip
-    (work / "gate.json").write_text(json.dumps({**report.summary_json(), "answers": details}, indent=2) + "\n")
+    (work / "gate.json").write_text(json.dumps({**report.summary_json(), "answers": details}, indent=2) + "\n", "utf-8")
     (work / "gate.md").write_text(render_gate(report), encoding="utf-8")
     return report.summary_json()
 
