@@ -47,10 +47,11 @@ from bot.similar_report import SimilarReport
 from bot.similar_report import render_json as render_similar_json
 from bot.similar_report import render_markdown as render_similar_markdown
 from bot.similar_report import render_text as render_similar_text
-from bot.taxonomy import Leaf, TaxonomyError, load_directory, load_taxonomy, open_repo
+from bot.taxonomy import Leaf, TaxonomyError, git_source, load_directory, load_taxonomy, open_repo
 from bot.teacher import ConfigError, ModelClient, ReplyCache, endpoint_from
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_STOPPED = 143  # 128 + SIGTERM: training checkpointed; rerun `taxbot release` to resume
 
 
 def _settings(args: argparse.Namespace, config: Config) -> LintSettings:
@@ -273,6 +274,94 @@ def cmd_github(args: argparse.Namespace) -> int:
     return run_github(os.environ, Path(args.taxonomy), report, report_out)
 
 
+def _push_messages(env: dict[str, str]) -> list[str]:
+    """Commit messages of the push event that started the run, for a first release's pull requests."""
+    path = env.get("GITHUB_EVENT_PATH")
+    if env.get("GITHUB_EVENT_NAME") != "push" or not path:
+        return []
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+        return [str(commit.get("message", "")) for commit in event.get("commits") or []]
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    try:  # the release trains: it needs the `train` extra
+        from huggingface_hub import HfApi
+
+        from bot.answer import TeacherJudge
+        from bot.github import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
+        from bot.hub import HubError
+        from bot.release import ReleaseEdges, ReleaseError, ReleaseInputs, ReleaseStopped, run_release
+        from bot.release_journal import JournalError
+        from bot.release_settings import SettingsError, read_settings
+        from trainer.answer import LocalAnswerer
+    except ImportError as error:
+        raise TargetError(f"releasing needs the `train` extra: pip install 'taxbot[train]' ({error})") from error
+    env = dict(os.environ)
+    taxonomy_dir = Path(args.taxonomy)
+    # The config comes from the commit being released, not from whatever the work tree holds.
+    entry = git_source(taxonomy_dir, args.commit).entry(CONFIG_NAME)
+    config, problems = Config(), []
+    if entry is not None and not entry.is_symlink:
+        config, problems = parse_config(entry.read().decode("utf-8", errors="replace"))
+    for problem in problems:
+        print(f"{problem.path}:{problem.line}:{problem.col}: {problem.severity} {problem.message}", file=sys.stderr)
+    try:
+        settings, gate, warnings = read_settings(config.section("release"), config.section("gate"))
+    except SettingsError as error:
+        raise TargetError(str(error)) from error
+    for warning in warnings:
+        print(f"taxbot: {warning}", file=sys.stderr)
+    teacher = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
+    if teacher is None:
+        raise TargetError("no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL")
+    if not env.get("HF_TOKEN"):
+        raise TargetError(f"HF_TOKEN is not set: the release needs a Hub token that can write {settings.hub_repo}")
+    github_repo = settings.github_repo or env.get("GITHUB_REPOSITORY")
+    if not github_repo:
+        raise TargetError("no GitHub repository: set `release.github_repo` or GITHUB_REPOSITORY")
+
+    def log(line: str) -> None:
+        print(f"release: {line}", file=sys.stderr, flush=True)
+
+    try:
+        repository = connect(settings_from_env(env)).get_repo(github_repo)
+        edges = ReleaseEdges(
+            teacher=teacher,
+            hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env["HF_TOKEN"]),
+            github=repository,
+            answerer=lambda model: LocalAnswerer(model, max_new_tokens=gate.max_new_tokens),
+            judge=TeacherJudge(teacher) if gate.judge else None,
+            log=log,
+        )
+        cache_dir = Path(args.cache) if args.cache else taxonomy_dir / ".taxbot-cache"
+        work_dir = Path(args.work) if args.work else cache_dir / "releases"
+        inputs = ReleaseInputs(taxonomy_dir, args.commit, work_dir, cache_dir, settings, gate, _push_messages(env))
+        outcome = run_release(inputs, edges)
+    except ReleaseStopped as stopped:
+        print(f"taxbot: {stopped}", file=sys.stderr)
+        return EXIT_STOPPED
+    except GITHUB_FAILURES as error:
+        print(f"taxbot: GitHub: {describe(error)}", file=sys.stderr)
+        return EXIT_FINDINGS
+    except (ReleaseError, HubError, GitHubError, JournalError) as error:
+        print(f"taxbot: {error}", file=sys.stderr)
+        return EXIT_FINDINGS
+    gate_text = (outcome.work_dir / "gate.md").read_text(encoding="utf-8")
+    print(gate_text)
+    if step_summary := env.get("GITHUB_STEP_SUMMARY"):
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(f"## taxbot release {outcome.tag}\n\n{gate_text}")
+    if not outcome.published:
+        print(f"taxbot: the candidate did not pass the gate; nothing was published ({outcome.work_dir})",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_FINDINGS
+    print(f"released {outcome.tag}: {edges.hub.endpoint}/{settings.hub_repo}/tree/{outcome.tag}")
+    return EXIT_CLEAN
+
+
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
     parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
     parser.add_argument(
@@ -364,6 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("rest", nargs=argparse.REMAINDER, help="--config FILE [dotted.key=value ...]")
     train.set_defaults(handler=cmd_train)
+
+    release = commands.add_parser(
+        "release", help="generate, train, gate and publish a taxonomy commit (needs the `train` extra)"
+    )
+    release.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy (a git work tree)")
+    release.add_argument("--commit", required=True, metavar="SHA", help="the merged taxonomy commit to release")
+    release.add_argument("--work", metavar="DIR", help="journals, data and runs (default: CACHE/releases)")
+    release.add_argument("--cache", metavar="DIR", help="reply cache and store (default: DIR/.taxbot-cache)")
+    release.set_defaults(handler=cmd_release)
     return parser
 
 

@@ -10,7 +10,7 @@ from bot.rules import RULES
 from bot.yamldoc import YamlDocError, read_yaml
 
 CONFIG_NAME = ".taxbot.yaml"
-_SECTIONS = ("lint", "similar", "gaps", "teacher", "student", "generate", "github", "release")
+_SECTIONS = ("lint", "similar", "gaps", "teacher", "student", "generate", "github", "release", "gate")
 
 
 @dataclass(frozen=True)

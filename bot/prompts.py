@@ -80,6 +80,18 @@ def judge_prompt(task: str, candidates: Sequence[Candidate], grounding: str | No
     return _messages("judge", f"You judge training data for the task given.\n{rubric}", data)
 
 
+def grade_prompt(items: Sequence[tuple[str, str, str]]) -> list[Message]:
+    """Grade a model's answers (question, reference answer, answer) against the references, 3-point scale."""
+    rubric = (
+        "Each numbered item has a question, a reference answer and a model's answer. Score the model's answer "
+        "against the reference on a 3-point scale: 1 = wrong, unsafe or off the question; 2 = partly right or "
+        "missing something the reference has; 3 = right and as complete as the reference (other wording is fine). "
+        'Reply with JSON only: {"scores": [{"index": 0, "score": 1, "reason": "..."}]}, one entry per item.'
+    )
+    data = {"items": [{"index": i, "question": q, "reference": r, "answer": a} for i, (q, r, a) in enumerate(items)]}
+    return _messages("grade", f"You grade a model's answers.\n{rubric}", data)
+
+
 def _text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"`{name}` must be non-empty text")

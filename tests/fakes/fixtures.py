@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.github_server import FakeGitHub
+from tests.fakes.hf_server import FakeHub
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.webhooks import GitHubEvent, webhook_for, write_event
 
@@ -46,3 +47,14 @@ def github_event(github_server: FakeGitHub, tmp_path: Path, monkeypatch: pytest.
         return path
 
     return make
+
+
+@pytest.fixture
+def hub_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A running fake Hugging Face Hub; point `HfApi(endpoint=.url, token=.token)` at it."""
+    import huggingface_hub.constants
+
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; the guard's offline setting is for the real Hub.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    with FakeHub() as server:
+        yield server

@@ -41,8 +41,11 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     text: str | None = None
     content_type: str = "application/json; charset=utf-8"
+    data: bytes | None = None  # sent verbatim, for file downloads (model weights are not text)
 
     def encode(self) -> bytes:
+        if self.data is not None:
+            return self.data
         if self.text is not None:
             return self.text.encode()
         if self.body is None:
@@ -203,12 +206,14 @@ def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":  # HEAD: GET's headers, Content-Length included, and no body
+                    self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
                 # The client gave up (its timeout ran out during a hang); nothing is left to answer.
                 self.close_connection = True
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
+        do_HEAD = _dispatch  # the Hub client reads a file's size, etag and commit with HEAD
 
         def log_message(self, format: str, *args: Any) -> None:
             """Stay quiet: tests read `requests`, not stderr."""

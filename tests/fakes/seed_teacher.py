@@ -1,0 +1,43 @@
+"""A scripted teacher whose data teaches the seeds' own answers, so a tiny student can pass the gate."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.phase_sets import WORDS
+
+_VOCABULARY = [word for word in WORDS if word.isalpha()]
+
+
+@dataclass
+class SeedTeacher:
+    """Answers taxbot's generation prompts with each seed's question wrapped in new words (ones the tiny
+    tokenizer knows) and that seed's own answer, and judges every item 3. Tuned on this data, a student learns
+    to answer the seed questions with the seed answers."""
+
+    counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def __call__(self, request: dict[str, Any]) -> str:
+        system = request["messages"][0]["content"]
+        data = json.loads(request["messages"][1]["content"])
+        task = system.split(" ", 1)[0].removeprefix("taxbot:")
+        if task == "judge":
+            return json.dumps(
+                {"scores": [{"index": i["index"], "score": 3, "reason": "scripted"} for i in data["items"]]}
+            )
+        count = int(m.group(1)) if (m := re.search(r"write (\d+) ", system, re.IGNORECASE)) else 1
+        seeds = data["seed_examples"]
+        items = []
+        for _ in range(count):
+            n = next(self.counter)
+            seed = seeds[n % len(seeds)]
+            first, second, third = random.Random(n).sample(_VOCABULARY, 3)
+            question = f"{first} {seed['question'].rstrip(' ?')} {second} {third} ?"
+            item = {"question": question, "answer": seed["answer"]}
+            items.append({"context": seed.get("context", "-"), **item} if task == "grounded" else item)
+        return json.dumps({"items": items} if task == "grounded" else {"pairs": items})
