@@ -72,6 +72,32 @@ def _part_section(name: str, data: object) -> str:
     return title + _cell(data, 2000)
 
 
+_PLACE = re.compile(r"^(?P<path>[^:\s]+\.ya?ml):(?P<line>\d+)$")
+
+
+def _place_link(place: object, commit: str, links: Links) -> str:
+    """`path:line` as a link to that line at `commit`, when the repository's address is known."""
+    match = _PLACE.match(str(place))
+    if match is None or not links.repo_url:
+        return _code(str(place))
+    return f"[{_code(str(place))}]({links.repo_url}/blob/{commit}/{match['path']}#L{match['line']})"
+
+
+def _duplicates_section(rows: list[dict[str, object]], review: Review, links: Links) -> str:
+    if not rows:
+        return "#### Duplicates\n\nNone found in the tree or inside the change."
+    lines = ["#### Duplicates\n", "| in this change | kind | like | score | text there |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {_place_link(r.get('leaf'), review.head, links)} | {_cell(r.get('kind', ''), 20)} | "
+        f"{_place_link(r.get('like'), review.base, links)} | {_cell(r.get('score', ''), 8)} | "
+        f"{_cell(r.get('text', ''), 160)} |"
+        for r in rows[:30]
+    ]
+    if len(rows) > 30:
+        lines.append(f"\n… and {len(rows) - 30} more in the full report")
+    return "\n".join(lines)
+
+
 def _findings_table(review: Review, links: Links, limit: int) -> str:
     findings = sort_findings(review.findings)
     rows = [
@@ -123,7 +149,11 @@ def render_summary(review: Review, links: Links = Links(), state: dict[str, obje
         sections = ["\n".join(header), "#### Changed leaves\n\n" + "\n".join(changes)]
         if review.findings:
             sections.append("#### Findings\n\n" + _findings_table(review, links, findings_limit))
-        sections += [_part_section(name, data) for name, data in review.parts.items()]
+        for name, data in review.parts.items():
+            if name == "duplicates" and isinstance(data, list):
+                sections.append(_duplicates_section([r for r in data if isinstance(r, dict)], review, links))
+            else:
+                sections.append(_part_section(name, data))
         if review.samples and samples_limit:
             sections.append(_samples(review, samples_limit))
         if notes:

@@ -1,16 +1,21 @@
-"""The optional parts of a review, built from config and environment: teacher samples and what else is installed."""
+"""The parts of a review beyond lint, built from config and environment: duplicates, gaps, precheck, samples."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 
 from bot.config import Config
 from bot.diff import ChangeSet
+from bot.gaps import gaps_settings, landings
 from bot.generate import sample_plan
+from bot.indexcache import commit_index, default_cache_dir
+from bot.precheck import ask_student
 from bot.review import Part, PartResult, Sample
 from bot.sdg import generate_leaf
-from bot.taxonomy import Leaf
+from bot.similar import find_duplicates, similar_settings, to_findings
+from bot.taxonomy import Leaf, load_taxonomy
 from bot.teacher import Endpoint, ModelClient, endpoint_from
 
 DEFAULT_SAMPLES = 3
@@ -42,9 +47,67 @@ def samples_part(endpoint: Endpoint, count: int) -> Part:
     return run
 
 
+def _excluded(change_set: ChangeSet) -> set[str]:
+    """Leaves the change touches: they are compared with the change, not with their own old text."""
+    return {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
+
+
+def duplicates_part(config: Config) -> Part:
+    """Near-duplicate seeds against the tree at the base commit (cached index) and inside the change."""
+
+    def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
+        settings, problems = similar_settings(config.section("similar"))
+        base = change_set.base
+        cache = default_cache_dir(base.repo)
+        index, _ = commit_index(base.repo, base.commit.hexsha, base.prefix, settings.thresholds, cache)
+        matches = find_duplicates(index, list(leaves.values()), _excluded(change_set))
+        rows = [{"leaf": str(m.changed), "kind": str(m.kind), "like": str(m.other), "score": f"{m.score:g}",
+                 "text": m.other_text[:160]} for m in matches]  # fmt: skip
+        return PartResult(to_findings(matches), rows, [p.message for p in problems])
+
+    return run
+
+
+def gaps_part(config: Config) -> Part:
+    """Where each changed leaf lands in the tree, and whether its nearest leaves by content are elsewhere."""
+
+    def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
+        gaps_settings(config.section("gaps"))  # validated here too, so a bad section is a note
+        tree = load_taxonomy(change_set.base)
+        rows = []
+        for landing in landings(tree, list(leaves.values()), _excluded(change_set)):
+            where = f"new branch {landing.new_folders}" if landing.new_folders else landing.branch
+            near = ", ".join(str(PurePosixPath(n.path).parent) for n in landing.by_content[:3]) or "none"
+            rows.append({"leaf": landing.path, "lands in": where, "siblings": len(landing.siblings),
+                         "nearest by content": near,
+                         "check": f"misplaced? nearest leaves are under {landing.elsewhere}" if landing.elsewhere
+                         else ""})  # fmt: skip
+        return PartResult(data=rows)
+
+    return run
+
+
+def precheck_part(endpoint: Endpoint, config: Config) -> Part:
+    """The current model asked the change's seed questions: does the leaf teach it something new?"""
+
+    def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
+        settings, _ = gaps_settings(config.section("gaps"))
+        results = asyncio.run(ask_student(ModelClient(endpoint), list(leaves.values()), settings.student_pass))
+        rows = [{"leaf": r.path, "student": r.verdict()} for r in results]
+        notes = [] if any(r.asked for r in results) or not results else [
+            f"could not ask the student {endpoint.model}: it gave no answer"]  # fmt: skip
+        return PartResult(data=rows, notes=notes)
+
+    return run
+
+
 def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tuple[dict[str, Part], list[str]]:
-    """The parts to run, and notes on the ones left out (so the review says what it did not check)."""
-    parts: dict[str, Part] = {}
+    """The parts to run, and notes on the ones left out (so the review says what it did not check).
+
+    Duplicates and gaps read the tree only; precheck and samples call models, so they run only where
+    `teacher` is allowed (the trusted run, or a local review).
+    """
+    parts: dict[str, Part] = {"duplicates": duplicates_part(config), "gaps": gaps_part(config)}
     notes: list[str] = []
     if teacher:
         endpoint = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
@@ -53,6 +116,11 @@ def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tu
         else:
             count = config.section("generate").get("review_samples", DEFAULT_SAMPLES)
             parts["samples"] = samples_part(endpoint, int(count) if isinstance(count, int) else DEFAULT_SAMPLES)
+        student = endpoint_from(config.section("student"), env, "TAXBOT_STUDENT")
+        if student is None:
+            notes.append("no student is configured, so no precheck of the current model (set TAXBOT_STUDENT_URL)")
+        else:
+            parts["precheck"] = precheck_part(student, config)
     else:
-        notes.append("sample pairs come from the trusted run that can reach the teacher")
+        notes.append("sample pairs and the precheck come from the trusted run that can reach the models")
     return parts, notes

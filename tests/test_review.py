@@ -62,3 +62,29 @@ def test_json_report_round_trips_through_its_schema(demo: Path) -> None:
     assert again.to_json() == review.to_json()
     with pytest.raises(ReportError, match="does not match its schema"):
         review_from_json(data | {"verdict": "maybe"})
+
+
+def test_a_copied_leaf_shows_as_duplicates_and_the_student_precheck_runs(
+    taxonomy_repo, teacher_server: FakeOpenAI
+) -> None:
+    from bot.comment import Links, render_summary
+    from tests.leaves import ATTRIBUTION, freeform_skill
+
+    original = "compositional_skills/arithmetic/addition/qna.yaml"
+    copy = "compositional_skills/maths/sums/qna.yaml"
+    base = taxonomy_repo.commit_files(
+        {original: freeform_skill(), original.replace("qna.yaml", "attribution.txt"): ATTRIBUTION}
+    )
+    head = taxonomy_repo.commit_files(
+        {copy: freeform_skill(), copy.replace("qna.yaml", "attribution.txt"): ATTRIBUTION}
+    )
+    teacher_server.script = lambda request: "I do not know."
+    env = {"TAXBOT_STUDENT_URL": teacher_server.base_url, "TAXBOT_STUDENT_MODEL": "student"}
+    review, _ = make_review(Path(taxonomy_repo.working_dir), base, head, env, teacher=True)
+    duplicates = [f for f in review.findings if f.rule.startswith("similar/")]
+    assert len(duplicates) == 5 and {f.path for f in duplicates} == {copy}
+    assert review.verdict == "pass"  # duplicates warn; the triager decides
+    assert review.parts["precheck"] == [{"leaf": copy, "student": "the student gets all 5 wrong: this fills a gap"}]
+    body = render_summary(review, Links("https://github.example/community/taxonomy"))
+    assert "#### Duplicates" in body
+    assert f"(https://github.example/community/taxonomy/blob/{base}/{original}#L5)" in body
