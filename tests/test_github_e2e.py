@@ -89,9 +89,10 @@ def test_a_fix_pushed_resolves_the_old_inline_comments_and_posts_a_new_verdict(
 ) -> None:
     github_event("pull_request.opened", REPO, 1)
     assert taxbot_github(pull_request).returncode == 0
-    fixed = pull_request.commit_files({NEW: freeform_skill()})
+    fixed_text = freeform_skill().replace("plus", "times")  # five seeds now, and not copies of the addition leaf
+    fixed = pull_request.commit_files({NEW: fixed_text})
     pull = github_server.state.repos[REPO].pulls[1]
-    pull.head_sha, pull.files = fixed, [added_file(NEW, freeform_skill())]
+    pull.head_sha, pull.files = fixed, [added_file(NEW, fixed_text)]
     github_event("pull_request.synchronize", REPO, 1)
     assert taxbot_github(pull_request).returncode == 0
     [summary] = bot_comments(github_server)
