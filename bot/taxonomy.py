@@ -92,34 +92,49 @@ class DirectorySource:
 
 @dataclass
 class GitSource:
-    """A taxonomy at one commit, read from git blobs without a checkout."""
+    """A taxonomy at one commit, read from git blobs without a checkout.
+
+    Single files are looked up by path; the whole tree is walked only when `entries()` is asked for,
+    so a diff of a few leaves in a tree of 100k costs a few lookups, not a walk.
+    """
 
     repo: git.Repo
     commit: git.Commit
     prefix: str = ""  # the taxonomy's folder inside the repository, "" for the root
-    _blobs: dict[str, git.Blob] = field(default_factory=dict, init=False, repr=False)
+    _blobs: dict[str, git.Blob] | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        tree = self.commit.tree / self.prefix if self.prefix else self.commit.tree
-        strip = len(self.prefix) + 1 if self.prefix else 0
-        for item in tree.traverse():
-            if isinstance(item, git.Blob):
-                self._blobs[item.path[strip:]] = item
+    def _tree(self) -> git.Tree:
+        return self.commit.tree / self.prefix if self.prefix else self.commit.tree
+
+    def _all_blobs(self) -> dict[str, git.Blob]:
+        if self._blobs is None:
+            strip = len(self.prefix) + 1 if self.prefix else 0
+            self._blobs = {item.path[strip:]: item for item in self._tree().traverse() if isinstance(item, git.Blob)}
+        return self._blobs
+
+    def _blob(self, path: str) -> git.Blob | None:
+        if self._blobs is not None:
+            return self._blobs.get(path)
+        try:
+            item = self._tree() / path
+        except KeyError:
+            return None
+        return item if isinstance(item, git.Blob) else None
 
     def entries(self) -> Iterator[FileEntry]:
-        for path in sorted(self._blobs):
-            entry = self.entry(path)
-            if entry is not None:
-                yield entry
+        for path, blob in sorted(self._all_blobs().items()):
+            yield FileEntry(path, blob.mode == blob.link_mode, blob.size, self)
 
     def entry(self, path: str) -> FileEntry | None:
-        blob = self._blobs.get(path)
+        blob = self._blob(path)
         if blob is None:
             return None
         return FileEntry(path, blob.mode == blob.link_mode, blob.size, self)
 
     def read(self, path: str) -> bytes:
-        blob = self._blobs[path]
+        blob = self._blob(path)
+        if blob is None:
+            raise OSError(f"{path} is not in commit {self.commit.hexsha[:12]}")
         if blob.mode == blob.link_mode:
             raise OSError(f"{path} is a symbolic link; taxbot does not follow links")
         return blob.data_stream.read()
