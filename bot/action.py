@@ -14,14 +14,14 @@ from github.Repository import Repository
 
 from bot.commands import EXPENSIVE, Access, is_bot, parse_command
 from bot.comment import Links, read_state, with_command_log
-from bot.config import CONFIG_NAME, Config, parse_config
+from bot.config import config_in
 from bot.diff import changed_leaves
 from bot.github import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
 from bot.lint import LintSettings, Profile
 from bot.parts import review_parts
 from bot.publish import Target, own_summary, publish_review
 from bot.review import Note, Review, build_review, review_from_json
-from bot.taxonomy import open_repo, resolve_commit
+from bot.taxonomy import git_source, open_repo, resolve_commit
 
 MAX_REPORT_BYTES = 20_000_000
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
@@ -64,23 +64,13 @@ def load_event(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     return name, event
 
 
-def base_config(taxonomy: Path, base: str) -> Config:
-    """`.taxbot.yaml` as the base commit has it: a pull request cannot reconfigure its own review."""
-    repo, prefix = open_repo(taxonomy)
-    try:
-        blob = repo.commit(base).tree / (f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME)
-    except (KeyError, ValueError):
-        return Config()
-    return parse_config(blob.data_stream.read().decode("utf-8", errors="replace"))[0]
-
-
 def make_review(taxonomy: Path, base: str, head: str, env: Mapping[str, str], *, teacher: bool,
                 profile: Profile = Profile.STRICT) -> tuple[Review, dict[str, list[str]]]:  # fmt: skip
     """The review of base..head, and the head's text of each changed leaf (for suggestions)."""
     repo, _ = open_repo(taxonomy)
     base, head = resolve_commit(repo, base).hexsha, resolve_commit(repo, head).hexsha
-    config = base_config(taxonomy, base)
     change_set = changed_leaves(taxonomy, base, head)
+    config = config_in(change_set.base)[0]
     parts, notes = review_parts(config, env, teacher=teacher)
     review = build_review(change_set, LintSettings(profile, config.disabled_rules), parts, base, head)
     review.notes += [Note("review", n) for n in notes]
@@ -179,7 +169,7 @@ def on_comment(run: Run) -> int:
     target = _target(gh, run, int(issue["number"]))
     posted = target.repo.get_issue(target.pull.number).get_comment(int(comment["id"]))
     base, head = target.pull.base.sha, target.pull.head.sha
-    config = base_config(run.taxonomy, base)
+    config = config_in(git_source(run.taxonomy, base))[0]
     summary = own_summary(target)
     state = read_state(summary.body) if summary else {}
     fork = target.pull.head.repo is None or target.pull.head.repo.full_name != target.repo.full_name

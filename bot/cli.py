@@ -15,9 +15,9 @@ from pathlib import Path
 from bot.action import EventError, make_review, run_github
 from bot.batch import TargetError, collect_targets, lint_targets
 from bot.comment import render_summary
-from bot.config import CONFIG_NAME, Config, load_config, parse_config
+from bot.config import Config, config_in, load_config
 from bot.datasets import Store, read_jsonl
-from bot.diff import ChangeSet, changed_leaves
+from bot.diff import changed_leaves
 from bot.findings import Finding, has_errors
 from bot.gaps import GapsSettings, gaps_settings, landings, tree_gaps
 from bot.gaps_report import GapsReport
@@ -84,11 +84,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     taxonomy = Path(args.taxonomy)
     change_set = changed_leaves(taxonomy, args.base, args.head)
-    # The config comes from the base commit: a pull request cannot turn off the rules it is checked by.
-    config_entry = change_set.base.entry(CONFIG_NAME)
-    config, problems = Config(), []
-    if config_entry is not None and not config_entry.is_symlink:
-        config, problems = parse_config(config_entry.read().decode("utf-8", errors="replace"))
+    config, problems = config_in(change_set.base)
     settings = _settings(args, config)
     findings = list(problems)
     cache = LintCache()
@@ -107,18 +103,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if has_errors(findings) else EXIT_CLEAN
 
 
-def _config_at_base(change_set: ChangeSet) -> tuple[Config, list[Finding]]:
-    """The config of the base commit: a pull request cannot change how it is reviewed."""
-    entry = change_set.base.entry(CONFIG_NAME)
-    if entry is None or entry.is_symlink:
-        return Config(), []
-    return parse_config(entry.read().decode("utf-8", errors="replace"))
-
-
 def cmd_similar(args: argparse.Namespace) -> int:
     taxonomy = Path(args.taxonomy)
     change_set = changed_leaves(taxonomy, args.base, args.head)
-    config, problems = _config_at_base(change_set)
+    config, problems = config_in(change_set.base)
     settings, more = similar_settings(config.section("similar"))
     repo, prefix = open_repo(taxonomy)
     if args.cache:
@@ -166,7 +154,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         report = GapsReport(tree_gaps(tree, settings.min_examples), args.depth, problems=problems + more)
     else:
         change_set = changed_leaves(taxonomy_dir, args.base, args.head)
-        config, problems = _config_at_base(change_set)
+        config, problems = config_in(change_set.base)
         settings, more = gaps_settings(config.section("gaps"))
         tree = load_taxonomy(change_set.base)
         leaves = list(changed_leaf_objects(change_set).values())
@@ -302,10 +290,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     taxonomy_dir = Path(args.taxonomy)
     # The config comes from the commit being released, not from whatever the work tree holds.
-    entry = git_source(taxonomy_dir, args.commit).entry(CONFIG_NAME)
-    config, problems = Config(), []
-    if entry is not None and not entry.is_symlink:
-        config, problems = parse_config(entry.read().decode("utf-8", errors="replace"))
+    config, problems = config_in(git_source(taxonomy_dir, args.commit))
     for problem in problems:
         print(f"{problem.path}:{problem.line}:{problem.col}: {problem.severity} {problem.message}", file=sys.stderr)
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.findings import Finding, Severity
 from bot.rules import RULES
+from bot.taxonomy import TreeSource
 from bot.yamldoc import YamlDocError, read_yaml
 
 CONFIG_NAME = ".taxbot.yaml"
@@ -81,3 +82,11 @@ def load_config(taxonomy_root: Path) -> tuple[Config, list[Finding]]:
     except (OSError, UnicodeDecodeError) as error:
         return Config(), [Finding(CONFIG_NAME, 1, 1, Severity.ERROR, "config", f"cannot read the config: {error}")]
     return parse_config(text)
+
+
+def config_in(source: TreeSource) -> tuple[Config, list[Finding]]:
+    """The config as a tree has it (a commit, usually the base: a pull request cannot reconfigure its review)."""
+    entry = source.entry(CONFIG_NAME)
+    if entry is None or entry.is_symlink:
+        return Config(), []
+    return parse_config(entry.read().decode("utf-8", errors="replace"))
