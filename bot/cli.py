@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -240,10 +241,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    try:
-        from trainer.cli import main as train_main
-    except ImportError as error:  # the training stack is an extra: say how to get it
-        raise TargetError(f"training needs the `train` extra: pip install 'taxbot[train]' ({error})") from error
+    missing = [name for name in ("torch", "transformers", "peft") if importlib.util.find_spec(name) is None]
+    if missing and "--help" not in args.rest and "-h" not in args.rest:
+        raise TargetError(f"training needs the `train` extra (missing {', '.join(missing)}): "
+                          "pip install torch==<your build> then pip install 'taxbot[train]'")  # fmt: skip
+    from trainer.cli import main as train_main
+
     return train_main(list(args.rest))
 
 
