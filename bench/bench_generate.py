@@ -2,18 +2,24 @@
 
 Run by hand:  python bench/bench_generate.py [--latency 0.05] [--concurrency 8] [--per-leaf 20]
 
-A scripted OpenAI-compatible server on 127.0.0.1 answers every request after `--latency` seconds. The
-ideal wall time is requests x latency / concurrency; goal: within 1.1x of it. It also prints requests
-per candidate pair (goal: at most 0.5; the reference pipelines spend about 3).
+A scripted OpenAI-compatible server on 127.0.0.1 answers every request after `--latency` seconds. It runs
+in its own process, as a remote teacher would, so its threads do not compete with the client for the
+GIL (`--same-process` puts it beside the client, for comparison). The ideal wall time is
+requests x latency / concurrency; goal: within 1.1x of it. It also prints requests per candidate pair
+(goal: at most 0.5; the reference pipelines spend about 3).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import multiprocessing
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,6 +32,30 @@ from tests.fakes.lab_teacher import LabTeacher
 from tests.fakes.openai_server import FakeOpenAI
 
 
+def _serve(latency: float, pipe: Connection) -> None:
+    with FakeOpenAI(LabTeacher()) as server:
+        server.add_latency(latency, times=None)
+        pipe.send(server.base_url)
+        pipe.recv()  # until the benchmark is done
+
+
+@contextlib.contextmanager
+def teacher(latency: float, same_process: bool) -> Iterator[str]:
+    if same_process:
+        with FakeOpenAI(LabTeacher()) as server:
+            server.add_latency(latency, times=None)
+            yield server.base_url
+        return
+    ours, theirs = multiprocessing.Pipe()
+    process = multiprocessing.get_context("fork").Process(target=_serve, args=(latency, theirs), daemon=True)
+    process.start()
+    try:
+        yield ours.recv()
+    finally:
+        ours.send("done")
+        process.join(timeout=10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -33,12 +63,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--per-leaf", type=int, default=20)
     parser.add_argument("--leaves", type=int, default=40)
+    parser.add_argument("--same-process", action="store_true", help="run the server beside the client")
     args = parser.parse_args()
     taxonomy = load_directory(Path(args.shared) / "taxonomy-2024-08")
     leaves = [leaf for leaf in taxonomy.leaves.values() if leaf.kind.is_skill][: args.leaves]
-    with FakeOpenAI(LabTeacher()) as server, tempfile.TemporaryDirectory() as scratch:
-        server.add_latency(args.latency, times=None)
-        client = ModelClient(Endpoint(server.base_url, "fake-teacher", concurrency=args.concurrency))
+    with teacher(args.latency, args.same_process) as url, tempfile.TemporaryDirectory() as scratch:
+        client = ModelClient(Endpoint(url, "fake-teacher", concurrency=args.concurrency))
         started = time.monotonic()
         reports = asyncio.run(
             generate(
