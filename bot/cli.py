@@ -20,7 +20,7 @@ from bot.config import Config, config_in, load_config
 from bot.datasets import Store, read_jsonl
 from bot.diff import changed_leaves
 from bot.findings import Finding, has_errors
-from bot.gaps import GapsSettings, gaps_settings, landings, tree_gaps
+from bot.gaps import gaps_settings, landings, tree_gaps
 from bot.gaps_report import GapsReport
 from bot.gaps_report import render_json as render_gaps_json
 from bot.gaps_report import render_markdown as render_gaps_markdown
@@ -39,7 +39,7 @@ from bot.generate import (
 from bot.github import GitHubError
 from bot.indexcache import IndexCacheError, commit_index, default_cache_dir
 from bot.lint import LintCache, LintSettings, Profile, lint_entry
-from bot.precheck import LeafPrecheck, ask_student
+from bot.precheck import student_precheck
 from bot.render import render_github, render_json, render_text
 from bot.review import ReportError, changed_leaf_objects
 from bot.sdg import Plan
@@ -48,7 +48,7 @@ from bot.similar_report import SimilarReport
 from bot.similar_report import render_json as render_similar_json
 from bot.similar_report import render_markdown as render_similar_markdown
 from bot.similar_report import render_text as render_similar_text
-from bot.taxonomy import Leaf, TaxonomyError, git_source, load_directory, load_taxonomy, open_repo
+from bot.taxonomy import TaxonomyError, load_directory, load_taxonomy, open_repo
 from bot.teacher import ConfigError, ModelClient, ReplyCache, endpoint_from
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -128,22 +128,6 @@ def cmd_similar(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if report.duplicates else EXIT_CLEAN
 
 
-def _precheck(config: Config, leaves: list[Leaf], settings: GapsSettings) -> tuple[list[LeafPrecheck], list[str]]:
-    """The student's answers to the change's seed questions; endpoint trouble is a note, never a failure."""
-    try:
-        endpoint = endpoint_from(config.section("student"), os.environ, "TAXBOT_STUDENT")
-    except ConfigError as error:
-        return [], [f"the student is misconfigured, so model gaps were not checked: {error}"]
-    if endpoint is None:
-        return [], ["no student is configured, so model gaps were not checked (set TAXBOT_STUDENT_URL and _MODEL)"]
-    results = asyncio.run(ask_student(ModelClient(endpoint), leaves, settings.student_pass))
-    if results and not any(r.asked for r in results):
-        error = next((a.error for r in results for a in r.answers if a.error), "no answer")
-        where = f"{endpoint.model} at {endpoint.base_url}"
-        return [], [f"could not ask the student {where}, so model gaps were not checked: {error}"]
-    return results, []
-
-
 def cmd_gaps(args: argparse.Namespace) -> int:
     taxonomy_dir = Path(args.taxonomy)
     if args.base is None:
@@ -160,7 +144,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         tree = load_taxonomy(change_set.base)
         leaves = list(changed_leaf_objects(change_set).values())
         excluded = {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
-        prechecks, notes = _precheck(config, leaves, settings)
+        prechecks, notes = student_precheck(config.section("student"), os.environ, leaves, settings.student_pass)
         report = GapsReport(
             tree_gaps(tree, settings.min_examples),
             args.depth,
@@ -265,89 +249,10 @@ def cmd_github(args: argparse.Namespace) -> int:
     return run_github(os.environ, Path(args.taxonomy), report, report_out)
 
 
-def _push_messages(env: dict[str, str]) -> list[str]:
-    """Commit messages of the push event that started the run, for a first release's pull requests."""
-    path = env.get("GITHUB_EVENT_PATH")
-    if env.get("GITHUB_EVENT_NAME") != "push" or not path:
-        return []
-    try:
-        event = json.loads(Path(path).read_text(encoding="utf-8"))
-        return [str(commit.get("message", "")) for commit in event.get("commits") or []]
-    except (OSError, ValueError, AttributeError):
-        return []
-
-
 def cmd_release(args: argparse.Namespace) -> int:
-    try:  # the release trains: it needs the `train` extra
-        from huggingface_hub import HfApi
+    from bot.release_command import release_command
 
-        from bot.answer import TeacherJudge
-        from bot.github import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
-        from bot.hub import HubError
-        from bot.release import ReleaseEdges, ReleaseError, ReleaseInputs, ReleaseStopped, run_release
-        from bot.release_journal import JournalError
-        from bot.release_settings import SettingsError, read_settings
-        from trainer.answer import LocalAnswerer
-    except ImportError as error:
-        raise TargetError(f"releasing needs the `train` extra: pip install 'taxbot[train]' ({error})") from error
-    env = dict(os.environ)
-    taxonomy_dir = Path(args.taxonomy)
-    # The config comes from the commit being released, not from whatever the work tree holds.
-    config, problems = config_in(git_source(taxonomy_dir, args.commit))
-    for problem in problems:
-        print(f"{problem.path}:{problem.line}:{problem.col}: {problem.severity} {problem.message}", file=sys.stderr)
-    try:
-        settings, gate, warnings = read_settings(config.section("release"), config.section("gate"))
-    except SettingsError as error:
-        raise TargetError(str(error)) from error
-    for warning in warnings:
-        print(f"taxbot: {warning}", file=sys.stderr)
-    teacher = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
-    if teacher is None:
-        raise TargetError("no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL")
-    if not env.get("HF_TOKEN"):
-        raise TargetError(f"HF_TOKEN is not set: the release needs a Hub token that can write {settings.hub_repo}")
-    github_repo = settings.github_repo or env.get("GITHUB_REPOSITORY")
-    if not github_repo:
-        raise TargetError("no GitHub repository: set `release.github_repo` or GITHUB_REPOSITORY")
-
-    def log(line: str) -> None:
-        print(f"release: {line}", file=sys.stderr, flush=True)
-
-    try:
-        repository = connect(settings_from_env(env)).get_repo(github_repo)
-        edges = ReleaseEdges(
-            teacher=teacher,
-            hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env["HF_TOKEN"]),
-            github=repository,
-            answerer=lambda model: LocalAnswerer(model, max_new_tokens=gate.max_new_tokens),
-            judge=TeacherJudge(teacher) if gate.judge else None,
-            log=log,
-        )
-        cache_dir = Path(args.cache) if args.cache else taxonomy_dir / ".taxbot-cache"
-        work_dir = Path(args.work) if args.work else cache_dir / "releases"
-        inputs = ReleaseInputs(taxonomy_dir, args.commit, work_dir, cache_dir, settings, gate, _push_messages(env))
-        outcome = run_release(inputs, edges)
-    except ReleaseStopped as stopped:
-        print(f"taxbot: {stopped}", file=sys.stderr)
-        return EXIT_STOPPED
-    except GITHUB_FAILURES as error:
-        print(f"taxbot: GitHub: {describe(error)}", file=sys.stderr)
-        return EXIT_FINDINGS
-    except (ReleaseError, HubError, GitHubError, JournalError) as error:
-        print(f"taxbot: {error}", file=sys.stderr)
-        return EXIT_FINDINGS
-    gate_text = (outcome.work_dir / "gate.md").read_text(encoding="utf-8")
-    print(gate_text)
-    if step_summary := env.get("GITHUB_STEP_SUMMARY"):
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(f"## taxbot release {outcome.tag}\n\n{gate_text}")
-    if not outcome.published:
-        print(f"taxbot: the candidate did not pass the gate; nothing was published ({outcome.work_dir})",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_FINDINGS
-    print(f"released {outcome.tag}: {edges.hub.endpoint}/{settings.hub_repo}/tree/{outcome.tag}")
-    return EXIT_CLEAN
+    return release_command(Path(args.taxonomy), args.commit, args.cache, args.work)
 
 
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:

@@ -11,7 +11,7 @@ from bot.diff import ChangeSet
 from bot.gaps import gaps_settings, landings
 from bot.generate import sample_plan
 from bot.indexcache import commit_index, default_cache_dir
-from bot.precheck import ask_student
+from bot.precheck import student_precheck
 from bot.review import Part, PartResult, Sample
 from bot.sdg import generate_leaf
 from bot.similar import find_duplicates, similar_settings, to_findings
@@ -87,16 +87,13 @@ def gaps_part(config: Config) -> Part:
     return run
 
 
-def precheck_part(endpoint: Endpoint, config: Config) -> Part:
+def precheck_part(config: Config, env: Mapping[str, str]) -> Part:
     """The current model asked the change's seed questions: does the leaf teach it something new?"""
 
     def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
         settings, _ = gaps_settings(config.section("gaps"))
-        results = asyncio.run(ask_student(ModelClient(endpoint), list(leaves.values()), settings.student_pass))
-        rows = [{"leaf": r.path, "student": r.verdict()} for r in results]
-        notes = [] if any(r.asked for r in results) or not results else [
-            f"could not ask the student {endpoint.model}: it gave no answer"]  # fmt: skip
-        return PartResult(data=rows, notes=notes)
+        results, notes = student_precheck(config.section("student"), env, list(leaves.values()), settings.student_pass)
+        return PartResult(data=[{"leaf": r.path, "student": r.verdict()} for r in results], notes=notes)
 
     return run
 
@@ -116,11 +113,7 @@ def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tu
         else:
             count = config.section("generate").get("review_samples", DEFAULT_SAMPLES)
             parts["samples"] = samples_part(endpoint, int(count) if isinstance(count, int) else DEFAULT_SAMPLES)
-        student = endpoint_from(config.section("student"), env, "TAXBOT_STUDENT")
-        if student is None:
-            notes.append("no student is configured, so no precheck of the current model (set TAXBOT_STUDENT_URL)")
-        else:
-            parts["precheck"] = precheck_part(student, config)
+        parts["precheck"] = precheck_part(config, env)
     else:
         notes.append("sample pairs and the precheck come from the trusted run that can reach the models")
     return parts, notes

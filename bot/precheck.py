@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from bot.seedindex import words
 from bot.taxonomy import Leaf, SeedExample
-from bot.teacher import EndpointError, Message, ModelClient
+from bot.teacher import ConfigError, EndpointError, Message, ModelClient, endpoint_from
 
 # Words that say nothing about whether an answer is right; they would count for any fluent reply.
 _FILLER = frozenset(
@@ -119,3 +119,21 @@ async def ask_student(client: ModelClient, leaves: Sequence[Leaf], pass_score: f
     for (path, _), answer in zip(seeds, answers, strict=True):
         by_leaf[path].append(answer)
     return [LeafPrecheck(path, found, pass_score) for path, found in by_leaf.items()]
+
+
+def student_precheck(
+    section: Mapping[str, object], env: Mapping[str, str], leaves: Sequence[Leaf], pass_score: float
+) -> tuple[list[LeafPrecheck], list[str]]:
+    """The student's answers to the leaves' seed questions; endpoint trouble is a note, never a failure."""
+    try:
+        endpoint = endpoint_from(section, env, "TAXBOT_STUDENT")
+    except ConfigError as error:
+        return [], [f"the student is misconfigured, so model gaps were not checked: {error}"]
+    if endpoint is None:
+        return [], ["no student is configured, so model gaps were not checked (set TAXBOT_STUDENT_URL and _MODEL)"]
+    results = asyncio.run(ask_student(ModelClient(endpoint), leaves, pass_score))
+    if results and not any(r.asked for r in results):
+        error = next((a.error for r in results for a in r.answers if a.error), "no answer")
+        where = f"{endpoint.model} at {endpoint.base_url}"
+        return [], [f"could not ask the student {where}, so model gaps were not checked: {error}"]
+    return results, []
