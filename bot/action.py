@@ -16,6 +16,7 @@ from bot.commands import EXPENSIVE, Access, is_bot, parse_command
 from bot.comment import Links, read_state, with_command_log
 from bot.config import config_in
 from bot.diff import changed_leaves
+from bot.errors import UsageError
 from bot.github import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
 from bot.lint import LintSettings, Profile
 from bot.parts import review_parts
@@ -27,7 +28,7 @@ MAX_REPORT_BYTES = 20_000_000
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
 
 
-class EventError(Exception):
+class EventError(UsageError):
     """The event or the report handed to `taxbot github` is not what it should be."""
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import CONFIG_NAME, load_config
+from bot.errors import UsageError
 from bot.findings import Finding
 from bot.lint import LintCache, LintSettings, Profile, lint_entry, warm_up
 from bot.taxonomy import TOP_FOLDERS, DirectorySource, is_leaf_like
@@ -19,7 +20,7 @@ PARALLEL_FROM = 2000
 and at 800 files (bench/bench_lint.py); workers pay off only on large trees of distinct files."""
 
 
-class TargetError(Exception):
+class TargetError(UsageError):
     """A path named on the command line cannot be linted as asked."""
 
 

@@ -11,6 +11,7 @@ from typing import Any, cast
 import jsonschema
 
 from bot.diff import ChangeSet, ChangeStatus, LeafChange
+from bot.errors import UsageError
 from bot.findings import Finding, Severity, has_errors, sort_findings
 from bot.lint import LintCache, LintSettings, lint_entry
 from bot.taxonomy import Leaf, parse_leaf
@@ -86,7 +87,7 @@ def review_schema() -> dict[str, Any]:
     return json.loads(resources.files("bot").joinpath("schemas/review.schema.json").read_text(encoding="utf-8"))
 
 
-class ReportError(Exception):
+class ReportError(UsageError):
     """A review report read back (an artifact from an untrusted run) does not match the schema."""
 
 

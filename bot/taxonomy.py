@@ -12,6 +12,7 @@ from typing import Protocol
 
 import git
 
+from bot.errors import UsageError
 from bot.yamldoc import YamlDoc, YamlDocError, read_yaml
 
 TOP_FOLDERS = ("knowledge", "compositional_skills", "foundational_skills")
@@ -163,7 +164,7 @@ def git_source(taxonomy_dir: Path, ref: str) -> GitSource:
     return GitSource(repo, resolve_commit(repo, ref), prefix)
 
 
-class TaxonomyError(Exception):
+class TaxonomyError(UsageError):
     """The taxonomy itself cannot be read (no such folder, no such commit)."""
 
 

@@ -16,6 +16,8 @@ from typing import TypeVar
 
 import openai
 
+from bot.errors import UsageError
+
 T = TypeVar("T")
 
 Message = dict[str, str]
@@ -29,7 +31,7 @@ class ReplyFormatError(Exception):
     """The model answered, but not in the format asked for."""
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """The endpoint's configuration is incomplete or wrong; the message says which setting."""
 
 
