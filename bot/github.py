@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import requests
 from github import Auth, Github, GithubException, GithubRetry
 
+from bot.errors import UsageError
+
 DEFAULT_API_URL = "https://api.github.com"
 
 
@@ -31,7 +33,7 @@ def settings_from_env(env: Mapping[str, str]) -> GitHubSettings:
     """GITHUB_TOKEN and GITHUB_API_URL as Actions sets them; TAXBOT_GITHUB_PAUSE_S=0 for no pauses."""
     token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")
     if not token:
-        raise GitHubError("GITHUB_TOKEN is not set: pass `github-token` to the action or export it")
+        raise UsageError("GITHUB_TOKEN is not set: pass `github-token` to the action or export it")
     pause = env.get("TAXBOT_GITHUB_PAUSE_S")
     pauses = {} if pause is None else {"pause_s": float(pause) or None, "write_pause_s": float(pause) or None}
     return GitHubSettings(token, env.get("GITHUB_API_URL") or DEFAULT_API_URL, **pauses)

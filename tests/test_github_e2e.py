@@ -192,3 +192,17 @@ def test_a_tampered_report_is_refused_before_anything_is_written(
     result = taxbot_github(pull_request, "--report", str(report))
     assert result.returncode == 2 and "does not match its schema" in result.stderr
     assert github_server.state.repos[REPO].issue_comments == {}
+
+
+def test_without_a_token_it_says_so_and_exits_2(pull_request, github_server, github_event) -> None:
+    github_event("pull_request.opened", REPO, 1)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "github", "--taxonomy", pull_request.working_dir],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(GITHUB_TOKEN=""),
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "GITHUB_TOKEN is not set" in result.stderr
+    assert github_server.state.repos[REPO].issue_comments == {}
