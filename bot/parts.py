@@ -30,17 +30,17 @@ def samples_part(endpoint: Endpoint, count: int) -> Part:
             outcomes = await asyncio.gather(
                 *(generate_leaf(leaf, client, sample_plan(count)) for leaf in leaves.values())
             )
-            result = PartResult(data=[])
-            for outcome in outcomes:
-                result.data += [  # type: ignore[operator]
-                    Sample(outcome.path, k.candidate.question, k.candidate.answer, k.score, k.candidate.context)
-                    for k in outcome.kept
-                ]
-                if outcome.notes:
-                    result.notes.append(
-                        f"{outcome.path}: {len(outcome.notes)} teacher request(s) failed: {outcome.notes[0]}"
-                    )
-            return result
+            samples = [
+                Sample(outcome.path, k.candidate.question, k.candidate.answer, k.score, k.candidate.context)
+                for outcome in outcomes
+                for k in outcome.kept
+            ]
+            notes = [
+                f"{outcome.path}: {len(outcome.notes)} teacher request(s) failed: {outcome.notes[0]}"
+                for outcome in outcomes
+                if outcome.notes
+            ]
+            return PartResult(data=samples, notes=notes)
 
         return asyncio.run(all_leaves())
 
