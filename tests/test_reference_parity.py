@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from instructlab.schema.taxonomy import TaxonomyParser, TaxonomyReadingException
 
 from bot.findings import has_errors
-from bot.lint import LintSettings, Profile, lint_entry
+from bot.lint import LintSettings, Profile, lint_bytes, lint_entry
 from bot.taxonomy import DirectorySource
 from tests.conftest import write_tree
 from tests.leaves import ATTRIBUTION, freeform_skill, knowledge
@@ -95,3 +96,28 @@ def test_same_verdicts_as_the_reference_on_crafted_files(tmp_path: Path, referen
     assert mismatched == {}
     # The crafted set exercises both verdicts.
     assert 5 < sum(theirs.values()) < len(theirs) - 3
+
+
+_MUTATIONS = ["\t", " ", "  ", ":", "- ", "'", '"', "#", "\n", "yes", "&a ", "*a", "{", "}", "[", "]", "|", "> ",
+              "---", "\r\n", "\ufeff", "?", "!!str ", "%", "@", "`"]  # fmt: skip
+
+
+def test_same_verdicts_as_the_reference_on_randomly_broken_leaves(tmp_path: Path, reference: TaxonomyParser) -> None:
+    """Valid leaves with a few YAML-significant characters dropped in at random: parser edge cases."""
+    rng = random.Random(20261123)
+    leaf = tmp_path / "compositional_skills" / "x" / "qna.yaml"
+    leaf.parent.mkdir(parents=True)
+    mismatched, failing = [], 0
+    for _ in range(80):
+        text = list(rng.choice([freeform_skill(), freeform_skill(version=1), freeform_skill(version=2)]))
+        for _ in range(rng.randint(1, 3)):
+            text.insert(rng.randrange(len(text)), rng.choice(_MUTATIONS))
+        leaf.write_text("".join(text), encoding="utf-8")
+        theirs = reference_fails(reference, leaf)
+        ours = has_errors(lint_bytes("compositional_skills/x/qna.yaml", leaf.read_bytes(), attribution=None,
+                                     settings=REFERENCE))  # fmt: skip
+        failing += theirs
+        if ours != theirs:
+            mismatched.append("".join(text))
+    assert mismatched == []
+    assert 10 < failing < 70  # the mutations break some leaves and leave others valid
