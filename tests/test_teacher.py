@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -91,17 +92,27 @@ def test_unparseable_reply_is_counted_and_asked_again_once(teacher_server: FakeO
 
 
 def test_concurrency_cap_holds_and_requests_overlap_up_to_it(teacher_server: FakeOpenAI) -> None:
-    teacher_server.script = lambda request: "ok"
-    teacher_server.add_latency(0.2)
+    in_flight, most = 0, 0
+    lock = threading.Lock()
+
+    def slow(request: dict) -> str:  # runs in the server's threads, one per request being answered
+        nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        time.sleep(0.2)
+        with lock:
+            in_flight -= 1
+        return "ok"
+
+    teacher_server.script = slow
     client = client_for(teacher_server, concurrency=4)
 
-    async def many() -> float:
-        started = time.monotonic()
-        await asyncio.gather(*(client.chat(HELLO, variant=str(i)) for i in range(8)))
-        return time.monotonic() - started
+    async def many() -> list[str]:
+        return list(await asyncio.gather(*(client.chat(HELLO, variant=str(i)) for i in range(8))))
 
-    elapsed = asyncio.run(many())
-    assert 0.4 <= elapsed < 1.2  # two waves of four, not eight one after another
+    assert asyncio.run(many()) == ["ok"] * 8
+    assert most == 4  # four at once: overlapping, and never more than the cap
 
 
 def test_cache_replays_replies_so_a_rerun_sends_nothing(teacher_server: FakeOpenAI, tmp_path: Path) -> None:
