@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from typing import Any
 
 import openai
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAI, echo_script
+from tests.fakes.openai_server import FakeOpenAI, InFlight
 
 GENERATE = "[taxbot:generate]"
 JUDGE = "[taxbot:judge]"
@@ -111,20 +110,7 @@ def test_latency_applies_to_matching_requests(teacher_server: FakeOpenAI) -> Non
 
 
 def test_concurrent_async_requests_are_served_in_parallel(teacher_server: FakeOpenAI) -> None:
-    in_flight, most = 0, 0
-    lock = threading.Lock()
-
-    def slow(request: dict[str, Any]) -> str:
-        nonlocal in_flight, most
-        with lock:
-            in_flight += 1
-            most = max(most, in_flight)
-        time.sleep(0.3)
-        with lock:
-            in_flight -= 1
-        return echo_script(request)
-
-    teacher_server.script = slow
+    teacher_server.script = counter = InFlight(seconds=0.3)
 
     async def many() -> list[str]:
         async with openai.AsyncOpenAI(base_url=teacher_server.base_url, api_key="k", max_retries=0) as client:
@@ -137,7 +123,7 @@ def test_concurrent_async_requests_are_served_in_parallel(teacher_server: FakeOp
         return [r.choices[0].message.content for r in replies]
 
     assert sorted(asyncio.run(many())) == ["echo: q0", "echo: q1", "echo: q2", "echo: q3"]
-    assert most == 4  # all four were being answered at once
+    assert counter.most == 4  # all four were being answered at once
 
 
 def test_malformed_bodies_surface_as_errors(teacher_server: FakeOpenAI) -> None:

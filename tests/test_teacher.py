@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from bot.teacher import (
     endpoint_from,
     extract_json,
 )
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, InFlight
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -92,27 +90,14 @@ def test_unparseable_reply_is_counted_and_asked_again_once(teacher_server: FakeO
 
 
 def test_concurrency_cap_holds_and_requests_overlap_up_to_it(teacher_server: FakeOpenAI) -> None:
-    in_flight, most = 0, 0
-    lock = threading.Lock()
-
-    def slow(request: dict) -> str:  # runs in the server's threads, one per request being answered
-        nonlocal in_flight, most
-        with lock:
-            in_flight += 1
-            most = max(most, in_flight)
-        time.sleep(0.2)
-        with lock:
-            in_flight -= 1
-        return "ok"
-
-    teacher_server.script = slow
+    teacher_server.script = counter = InFlight(lambda request: "ok")
     client = client_for(teacher_server, concurrency=4)
 
     async def many() -> list[str]:
         return list(await asyncio.gather(*(client.chat(HELLO, variant=str(i)) for i in range(8))))
 
     assert asyncio.run(many()) == ["ok"] * 8
-    assert most == 4  # four at once: overlapping, and never more than the cap
+    assert counter.most == 4  # four at once: overlapping, and never more than the cap
 
 
 def test_cache_replays_replies_so_a_rerun_sends_nothing(teacher_server: FakeOpenAI, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -23,6 +24,25 @@ def echo_script(request: dict[str, Any]) -> str:
     """The default script: echo the last user message, so replies are deterministic."""
     user_messages = [m for m in request.get("messages", []) if m.get("role") == "user"]
     return f"echo: {_text(user_messages[-1]) if user_messages else ''}"
+
+
+class InFlight:
+    """A script that holds each answer `seconds` and records the most requests answered at once."""
+
+    def __init__(self, script: Script = echo_script, seconds: float = 0.2) -> None:
+        self.script, self.seconds = script, seconds
+        self.most = 0
+        self._now = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: dict[str, Any]) -> str | list[str] | dict[str, Any]:
+        with self._lock:
+            self._now += 1
+            self.most = max(self.most, self._now)
+        time.sleep(self.seconds)
+        with self._lock:
+            self._now -= 1
+        return self.script(request)
 
 
 def _text(message: dict[str, Any]) -> str:
