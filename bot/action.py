@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,13 +66,17 @@ def load_event(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
 
 
 def make_review(taxonomy: Path, base: str, head: str, env: Mapping[str, str], *, teacher: bool,
-                profile: Profile = Profile.STRICT) -> tuple[Review, dict[str, list[str]]]:  # fmt: skip
-    """The review of base..head, and the head's text of each changed leaf (for suggestions)."""
+                profile: Profile = Profile.STRICT, only: Collection[str] | None = None,
+                ) -> tuple[Review, dict[str, list[str]]]:  # fmt: skip
+    """The review of base..head (its parts limited to `only` when given), and the head's text of each
+    changed leaf (for suggestions)."""
     repo, _ = open_repo(taxonomy)
     base, head = resolve_commit(repo, base).hexsha, resolve_commit(repo, head).hexsha
     change_set = changed_leaves(taxonomy, base, head)
     config = config_in(change_set.base)[0]
     parts, notes = review_parts(config, env, teacher=teacher)
+    if only is not None:
+        parts = {name: part for name, part in parts.items() if name in only}
     review = build_review(change_set, LintSettings(profile, config.disabled_rules), parts, base, head)
     review.notes += [Note("review", n) for n in notes]
     lines = {}
@@ -129,7 +133,10 @@ def on_report(run: Run, report: Path) -> int:
             "a newer run will review it"
         )
         return 0
-    teacher_review, lines = make_review(run.taxonomy, review.base, review.head, run.env, teacher=True)
+    # The report already holds lint, duplicates and gaps: only the parts that call models run here.
+    teacher_review, lines = make_review(
+        run.taxonomy, review.base, review.head, run.env, teacher=True, only={"samples", "precheck"}
+    )
     review.samples, review.notes = teacher_review.samples, [n for n in review.notes if n.part != "review"]
     review.notes += teacher_review.notes
     publish_review(target, review, lines, run.log)

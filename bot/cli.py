@@ -18,7 +18,7 @@ from bot.config import Config, config_in, load_config
 from bot.diff import changed_leaves
 from bot.errors import UsageError
 from bot.findings import Finding, has_errors
-from bot.lint import LintCache, LintSettings, Profile, lint_entry
+from bot.lint import LintSettings, Profile
 from bot.render import render_github, render_json, render_text
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -58,11 +58,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     config, problems = config_in(change_set.base)
     settings = _settings(args, config)
     findings = list(problems)
-    cache = LintCache()
-    for change in change_set.present:
-        entry = change_set.head.entry(change.path)
-        if entry is not None:
-            findings += lint_entry(entry, change_set.head, settings, cache)
+    findings += change_set.lint(settings)
     if args.format == "text":
         for change in change_set.changes:
             renamed = f"{change.old_path} -> " if change.old_path else ""
@@ -99,9 +95,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
         index, stats = commit_index(repo, change_set.base.commit.hexsha, prefix, settings.thresholds, cache)
     except IndexCacheError as error:
         raise TargetError(f"{error} (choose another with --cache)") from error
-    excluded = {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
     leaves = list(changed_leaf_objects(change_set).values())
-    report = SimilarReport(find_duplicates(index, leaves, excluded), len(leaves), stats, problems + more)
+    report = SimilarReport(find_duplicates(index, leaves, change_set.touched), len(leaves), stats, problems + more)
     render = {"json": render_similar_json, "markdown": render_similar_markdown}.get(args.format, render_similar_text)
     sys.stdout.write(render(report))
     return EXIT_FINDINGS if report.duplicates else EXIT_CLEAN
@@ -131,12 +126,11 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         settings, more = gaps_settings(config.section("gaps"))
         tree = load_taxonomy(change_set.base)
         leaves = list(changed_leaf_objects(change_set).values())
-        excluded = {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
         prechecks, notes = student_precheck(config.section("student"), os.environ, leaves, settings.student_pass)
         report = GapsReport(
             tree_gaps(tree, settings.min_examples),
             args.depth,
-            landings(tree, leaves, excluded),
+            landings(tree, leaves, change_set.touched),
             prechecks,
             notes,
             problems + more,

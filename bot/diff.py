@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
+from bot.findings import Finding
+from bot.lint import LintCache, LintSettings, lint_entry
 from bot.taxonomy import (
     ATTRIBUTION_NAME,
     DirectorySource,
@@ -48,6 +50,22 @@ class ChangeSet:
     def present(self) -> list[LeafChange]:
         """Changes whose leaf exists after the change: the ones to lint and review."""
         return [c for c in self.changes if c.status is not ChangeStatus.DELETED]
+
+    @property
+    def touched(self) -> set[str]:
+        """Every path the change touches, old names of renamed leaves included: compared with the change,
+        never with their own earlier text."""
+        return {c.path for c in self.changes} | {c.old_path for c in self.changes if c.old_path}
+
+    def lint(self, settings: LintSettings) -> list[Finding]:
+        """Findings of every leaf present after the change, read from the head."""
+        cache = LintCache()
+        findings: list[Finding] = []
+        for change in self.present:
+            entry = self.head.entry(change.path)
+            if entry is not None:
+                findings += lint_entry(entry, self.head, settings, cache)
+        return findings
 
 
 _STATUS = {"A": ChangeStatus.ADDED, "D": ChangeStatus.DELETED, "R": ChangeStatus.RENAMED}

@@ -47,11 +47,6 @@ def samples_part(endpoint: Endpoint, count: int) -> Part:
     return run
 
 
-def _excluded(change_set: ChangeSet) -> set[str]:
-    """Leaves the change touches: they are compared with the change, not with their own old text."""
-    return {c.path for c in change_set.changes} | {c.old_path for c in change_set.changes if c.old_path}
-
-
 def duplicates_part(config: Config) -> Part:
     """Near-duplicate seeds against the tree at the base commit (cached index) and inside the change."""
 
@@ -60,7 +55,7 @@ def duplicates_part(config: Config) -> Part:
         base = change_set.base
         cache = default_cache_dir(base.repo)
         index, _ = commit_index(base.repo, base.commit.hexsha, base.prefix, settings.thresholds, cache)
-        matches = find_duplicates(index, list(leaves.values()), _excluded(change_set))
+        matches = find_duplicates(index, list(leaves.values()), change_set.touched)
         rows = [{"leaf": str(m.changed), "kind": str(m.kind), "like": str(m.other), "score": f"{m.score:g}",
                  "text": m.other_text[:160]} for m in matches]  # fmt: skip
         return PartResult(to_findings(matches), rows, [p.message for p in problems])
@@ -75,7 +70,7 @@ def gaps_part(config: Config) -> Part:
         gaps_settings(config.section("gaps"))  # validated here too, so a bad section is a note
         tree = load_taxonomy(change_set.base)
         rows = []
-        for landing in landings(tree, list(leaves.values()), _excluded(change_set)):
+        for landing in landings(tree, list(leaves.values()), change_set.touched):
             where = f"new branch {landing.new_folders}" if landing.new_folders else landing.branch
             near = ", ".join(str(PurePosixPath(n.path).parent) for n in landing.by_content[:3]) or "none"
             rows.append({"leaf": landing.path, "lands in": where, "siblings": len(landing.siblings),

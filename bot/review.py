@@ -13,7 +13,7 @@ import jsonschema
 from bot.diff import ChangeSet, ChangeStatus, LeafChange
 from bot.errors import UsageError
 from bot.findings import Finding, Severity, has_errors, sort_findings
-from bot.lint import LintCache, LintSettings, lint_entry
+from bot.lint import LintSettings
 from bot.taxonomy import Leaf, parse_leaf
 from bot.yamldoc import YamlDocError
 
@@ -131,13 +131,7 @@ def build_review(
     change_set: ChangeSet, settings: LintSettings, parts: Mapping[str, Part], base: str, head: str
 ) -> Review:
     """Lint every changed leaf, then run each part; a part that raises becomes a note and the rest go on."""
-    cache = LintCache()
-    findings: list[Finding] = []
-    for change in change_set.present:
-        entry = change_set.head.entry(change.path)
-        if entry is not None:
-            findings += lint_entry(entry, change_set.head, settings, cache)
-    review = Review(base, head, change_set.changes, findings)
+    review = Review(base, head, change_set.changes, change_set.lint(settings))
     leaves = changed_leaf_objects(change_set)
     for name, part in parts.items():
         try:
