@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.generate import candidates_made, generate
-from bot.sdg import Plan
-from bot.taxonomy import load_directory
-from bot.teacher import Endpoint, ModelClient
+from bot.generation.generate import candidates_made, generate
+from bot.generation.pipelines import Plan
+from bot.generation.teacher import Endpoint, ModelClient
+from bot.taxonomy.tree import load_directory
 from tests.fakes.lab_teacher import LabTeacher
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -23,9 +23,9 @@ from instructlab.schema.taxonomy import TaxonomyParser, TaxonomyReadingException
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.batch import collect_targets, lint_targets
-from bot.findings import Severity
-from bot.lint import Profile
+from bot.lint.batch import collect_targets, lint_targets
+from bot.lint.leaf import Profile
+from bot.taxonomy.findings import Severity
 
 
 def reference_verdicts(files: list[Path]) -> dict[str, bool]:

@@ -36,10 +36,10 @@ from rapidfuzz import fuzz, process
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from bot.indexcache import IndexStats, commit_index  # noqa: E402
-from bot.seedindex import FIELDS, SeedIndex, Thresholds, Tokenizer, build_index, leaf_texts  # noqa: E402
-from bot.similar import Match, MatchKind, find_duplicates  # noqa: E402
-from bot.taxonomy import load_directory, parse_leaf  # noqa: E402
+from bot.similar.duplicates import Match, MatchKind, find_duplicates  # noqa: E402
+from bot.similar.indexcache import IndexStats, commit_index  # noqa: E402
+from bot.similar.seedindex import FIELDS, SeedIndex, Thresholds, Tokenizer, build_index, leaf_texts  # noqa: E402
+from bot.taxonomy.tree import load_directory, parse_leaf  # noqa: E402
 
 SNAPSHOT = REPO_ROOT.parent / "shared" / "data" / "taxonomy-2024-08"
 PERTURB = 0.25  # share of words replaced in every synthetic text

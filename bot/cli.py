@@ -10,19 +10,17 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_USAGE, UsageError
+
 # Only what `lint` and `diff` need is imported here: the other commands import their modules when they
 # run, so a contributor's `taxbot lint` starts in a fraction of a second instead of loading the
 # GitHub, OpenAI and numpy stacks.
-from bot.batch import TargetError, collect_targets, lint_targets
-from bot.config import Config, config_in, load_config
-from bot.diff import changed_leaves
-from bot.errors import UsageError
-from bot.findings import Finding, has_errors
-from bot.lint import LintSettings, Profile
-from bot.render import render_github, render_json, render_text
-
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-EXIT_STOPPED = 143  # 128 + SIGTERM: training checkpointed; rerun `taxbot release` to resume
+from bot.lint.batch import TargetError, collect_targets, lint_targets
+from bot.lint.leaf import LintSettings, Profile, lint_changes
+from bot.lint.render import render_github, render_json, render_text
+from bot.taxonomy.config import Config, config_in, load_config
+from bot.taxonomy.diff import changed_leaves
+from bot.taxonomy.findings import Finding, has_errors
 
 
 def _settings(args: argparse.Namespace, config: Config) -> LintSettings:
@@ -58,7 +56,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     config, problems = config_in(change_set.base)
     settings = _settings(args, config)
     findings = list(problems)
-    findings += change_set.lint(settings)
+    findings += lint_changes(change_set, settings)
     if args.format == "text":
         for change in change_set.changes:
             renamed = f"{change.old_path} -> " if change.old_path else ""
@@ -71,14 +69,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from bot.indexcache import IndexCacheError, commit_index, default_cache_dir
     from bot.review import changed_leaf_objects
-    from bot.similar import find_duplicates, similar_settings
-    from bot.similar_report import SimilarReport
-    from bot.similar_report import render_json as render_similar_json
-    from bot.similar_report import render_markdown as render_similar_markdown
-    from bot.similar_report import render_text as render_similar_text
-    from bot.taxonomy import open_repo
+    from bot.similar.duplicates import find_duplicates, similar_settings
+    from bot.similar.indexcache import IndexCacheError, commit_index, default_cache_dir
+    from bot.similar.report import SimilarReport
+    from bot.similar.report import render_json as render_similar_json
+    from bot.similar.report import render_markdown as render_similar_markdown
+    from bot.similar.report import render_text as render_similar_text
+    from bot.taxonomy.tree import open_repo
 
     taxonomy = Path(args.taxonomy)
     change_set = changed_leaves(taxonomy, args.base, args.head)
@@ -103,14 +101,14 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from bot.gaps import gaps_settings, landings, tree_gaps
-    from bot.gaps_report import GapsReport
-    from bot.gaps_report import render_json as render_gaps_json
-    from bot.gaps_report import render_markdown as render_gaps_markdown
-    from bot.gaps_report import render_text as render_gaps_text
-    from bot.precheck import student_precheck
+    from bot.gaps.coverage import gaps_settings, landings, tree_gaps
+    from bot.gaps.precheck import student_precheck
+    from bot.gaps.report import GapsReport
+    from bot.gaps.report import render_json as render_gaps_json
+    from bot.gaps.report import render_markdown as render_gaps_markdown
+    from bot.gaps.report import render_text as render_gaps_text
     from bot.review import changed_leaf_objects
-    from bot.taxonomy import load_directory, load_taxonomy
+    from bot.taxonomy.tree import load_directory, load_taxonomy
 
     taxonomy_dir = Path(args.taxonomy)
     if args.base is None:
@@ -141,7 +139,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 
 def _progress() -> Callable[..., None]:
-    from bot.generate import LeafReport, plain_progress
+    from bot.generation.generate import LeafReport, plain_progress
 
     if not sys.stderr.isatty():
         return plain_progress
@@ -163,11 +161,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import asyncio
     import time
 
-    from bot.datasets import Store, read_jsonl
-    from bot.generate import candidates_made, estimate, generate, sample_plan, summary, write_outputs
-    from bot.sdg import Plan
-    from bot.taxonomy import load_directory
-    from bot.teacher import ModelClient, ReplyCache, endpoint_from
+    from bot.generation.datasets import Store, read_jsonl
+    from bot.generation.generate import candidates_made, estimate, generate, sample_plan, summary, write_outputs
+    from bot.generation.pipelines import Plan
+    from bot.generation.teacher import ModelClient, ReplyCache, endpoint_from
+    from bot.taxonomy.tree import load_directory
 
     taxonomy_dir = Path(args.taxonomy)
     config, problems = load_config(taxonomy_dir)
@@ -230,8 +228,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     import json
 
-    from bot.action import make_review
-    from bot.comment import render_summary
+    from bot.github.comments import render_summary
+    from bot.github.events import make_review
 
     review, _ = make_review(Path(args.taxonomy), args.base, args.head, os.environ, teacher=not args.no_teacher)
     if args.format == "json":
@@ -242,8 +240,8 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_github(args: argparse.Namespace) -> int:
-    from bot.action import run_github
-    from bot.github import GitHubError
+    from bot.github.client import GitHubError
+    from bot.github.events import run_github
 
     report = Path(args.report) if args.report else None
     report_out = Path(args.report_out) if args.report_out else None
@@ -255,7 +253,7 @@ def cmd_github(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from bot.release_command import release_command
+    from bot.release.command import release_command
 
     return release_command(Path(args.taxonomy), args.commit, args.cache, args.work)
 

@@ -6,17 +6,17 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
-from bot.config import Config
-from bot.diff import ChangeSet
-from bot.gaps import gaps_settings, landings
-from bot.generate import sample_plan
-from bot.indexcache import commit_index, default_cache_dir
-from bot.precheck import student_precheck
+from bot.gaps.coverage import gaps_settings, landings
+from bot.gaps.precheck import student_precheck
+from bot.generation.generate import sample_plan
+from bot.generation.pipelines import generate_leaf
+from bot.generation.teacher import Endpoint, ModelClient, endpoint_from
 from bot.review import Part, PartResult, Sample
-from bot.sdg import generate_leaf
-from bot.similar import find_duplicates, similar_settings, to_findings
-from bot.taxonomy import Leaf, load_taxonomy
-from bot.teacher import Endpoint, ModelClient, endpoint_from
+from bot.similar.duplicates import find_duplicates, similar_settings, to_findings
+from bot.similar.indexcache import commit_index, default_cache_dir
+from bot.taxonomy.config import Config
+from bot.taxonomy.diff import ChangeSet
+from bot.taxonomy.tree import Leaf, load_taxonomy
 
 DEFAULT_SAMPLES = 3
 

@@ -10,12 +10,12 @@ from typing import Any, cast
 
 import jsonschema
 
-from bot.diff import ChangeSet, ChangeStatus, LeafChange
 from bot.errors import UsageError
-from bot.findings import Finding, Severity, has_errors, sort_findings
-from bot.lint import LintSettings
-from bot.taxonomy import Leaf, parse_leaf
-from bot.yamldoc import YamlDocError
+from bot.lint.leaf import LintSettings, lint_changes
+from bot.taxonomy.diff import ChangeSet, ChangeStatus, LeafChange
+from bot.taxonomy.findings import Finding, Severity, has_errors, sort_findings
+from bot.taxonomy.tree import Leaf, parse_leaf
+from bot.taxonomy.yamldoc import YamlDocError
 
 REVIEW_SCHEMA_ID = "https://taxbot.dev/schemas/review-1.json"
 
@@ -131,7 +131,7 @@ def build_review(
     change_set: ChangeSet, settings: LintSettings, parts: Mapping[str, Part], base: str, head: str
 ) -> Review:
     """Lint every changed leaf, then run each part; a part that raises becomes a note and the rest go on."""
-    review = Review(base, head, change_set.changes, change_set.lint(settings))
+    review = Review(base, head, change_set.changes, lint_changes(change_set, settings))
     leaves = changed_leaf_objects(change_set)
     for name, part in parts.items():
         try:

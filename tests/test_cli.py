@@ -78,8 +78,8 @@ def test_github_format_caps_annotations_and_puts_the_rest_in_the_step_summary(tm
 
 
 def test_workflow_command_data_is_escaped() -> None:
-    from bot.findings import Finding, Severity
-    from bot.render import render_github
+    from bot.lint.render import render_github
+    from bot.taxonomy.findings import Finding, Severity
 
     commands, _ = render_github([Finding("a,b:c.yaml", 1, 1, Severity.ERROR, "r", "50% done\nnext")], 1)
     assert commands.splitlines()[0] == "::error file=a%2Cb%3Ac.yaml,line=1,col=1,title=r::50%25 done%0Anext"
@@ -109,14 +109,14 @@ def test_usage_errors_exit_2(argv: list[str], tmp_path: Path, monkeypatch: pytes
 
 
 def test_many_files_across_processes_give_the_same_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.batch
+    import bot.lint.batch
 
     files: dict[str, str | bytes] = {}
     for i in range(6):
         files[f"compositional_skills/s{i}/qna.yaml"] = freeform_skill(4 + i % 2)
     write_tree(tmp_path, files)
-    targets = bot.batch.collect_targets([str(tmp_path)], None)
-    alone = bot.batch.lint_targets(targets, bot.batch.Profile.STRICT, jobs=1)
-    monkeypatch.setattr(bot.batch, "PARALLEL_FROM", 2)
-    pooled = bot.batch.lint_targets(targets, bot.batch.Profile.STRICT, jobs=2)
+    targets = bot.lint.batch.collect_targets([str(tmp_path)], None)
+    alone = bot.lint.batch.lint_targets(targets, bot.lint.batch.Profile.STRICT, jobs=1)
+    monkeypatch.setattr(bot.lint.batch, "PARALLEL_FROM", 2)
+    pooled = bot.lint.batch.lint_targets(targets, bot.lint.batch.Profile.STRICT, jobs=2)
     assert sorted(pooled) == sorted(alone) and len(alone) == 9

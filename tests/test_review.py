@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.action import make_review
+from bot.github.events import make_review
 from bot.review import ReportError, review_from_json
 from tests.conftest import REPO_ROOT, subprocess_env
 from tests.fakes.lab_teacher import LabTeacher
@@ -67,7 +67,7 @@ def test_json_report_round_trips_through_its_schema(demo: Path) -> None:
 def test_a_copied_leaf_shows_as_duplicates_and_the_student_precheck_runs(
     taxonomy_repo, teacher_server: FakeOpenAI
 ) -> None:
-    from bot.comment import Links, render_summary
+    from bot.github.comments import Links, render_summary
     from tests.leaves import ATTRIBUTION, freeform_skill
 
     original = "compositional_skills/arithmetic/addition/qna.yaml"

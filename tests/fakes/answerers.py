@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.gate import GateQuestion
+from bot.release.gate import GateQuestion
 
 
 @dataclass

@@ -1,0 +1,141 @@
+"""Writing a review to a pull request: one check run, one inline review of what is new, one summary comment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from github import GithubException
+from github.IssueComment import IssueComment
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+
+from bot.github.client import GITHUB_FAILURES, describe
+from bot.github.comments import (
+    ANNOTATIONS_PER_REQUEST,
+    CHECK_RUN_NAME,
+    SUMMARY_MARKER,
+    Links,
+    check_run_output,
+    commentable_lines,
+    inline_comments,
+    posted_finding_id,
+    read_state,
+    render_summary,
+)
+from bot.review import Note, Review
+
+RESOLVED = "✔️ Resolved"
+
+
+@dataclass
+class Target:
+    """The pull request to write to, and who the bot is there (its comments are the ones it may edit)."""
+
+    repo: Repository
+    pull: PullRequest
+    bot_login: str
+    links: Links = field(default_factory=Links)
+
+
+def own_summary(target: Target) -> IssueComment | None:
+    """The bot's own summary comment, found by its hidden marker on the bot's comments only."""
+    mine = [
+        c for c in target.pull.get_issue_comments() if c.user.login == target.bot_login and SUMMARY_MARKER in c.body
+    ]
+    return mine[-1] if mine else None
+
+
+def _annotation_key(annotation: dict[str, object]) -> tuple[object, ...]:
+    return annotation["path"], annotation["start_line"], annotation["message"]
+
+
+def upsert_check_run(target: Target, review: Review) -> None:
+    """One check run per head commit, updated in place; annotations already on it are not sent again."""
+    title, summary, annotations = check_run_output(review)
+    conclusion = "failure" if review.verdict == "fail" else "success"
+    runs = list(target.repo.get_commit(review.head).get_check_runs(check_name=CHECK_RUN_NAME))
+    run = runs[0] if runs else None
+    if run is not None:
+        present = {(a.path, a.start_line, a.message) for a in run.get_annotations()}
+        annotations = [a for a in annotations if _annotation_key(a) not in present]
+        if not annotations and run.output.title == title and run.conclusion == conclusion:
+            return  # quiet: nothing changed since the last run on this commit
+    batches = [
+        annotations[i : i + ANNOTATIONS_PER_REQUEST] for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)
+    ]
+    first = {"title": title, "summary": summary, "annotations": batches[0] if batches else []}
+    if run is None:
+        run = target.repo.create_check_run(
+            CHECK_RUN_NAME, review.head, status="completed", conclusion=conclusion, output=first
+        )
+    else:
+        run.edit(status="completed", conclusion=conclusion, output=first)
+    for batch in batches[1:]:  # GitHub takes 50 annotations a request and appends each batch
+        run.edit(output={"title": title, "summary": summary, "annotations": batch})
+
+
+def post_inline_review(target: Target, review: Review, lines: dict[str, list[str]]) -> None:
+    """Comments for new findings on changed lines, in one review; comments that no longer apply are resolved."""
+    commentable = {f.filename: commentable_lines(f.patch) for f in target.pull.get_files()}
+    wanted = inline_comments(review, commentable, lines)
+    wanted_ids = {posted_finding_id(str(c["body"])) for c in wanted}
+    posted = {}
+    for comment in target.pull.get_review_comments():
+        if comment.user.login == target.bot_login and (fid := posted_finding_id(comment.body)):
+            posted[fid] = comment
+    new = [c for c in wanted if posted_finding_id(str(c["body"])) not in posted]
+    if new:
+        target.pull.create_review(
+            commit=target.repo.get_commit(review.head),
+            body=f"taxbot: {len(new)} finding(s) on lines this pull request changes.",
+            event="COMMENT",
+            comments=new,  # type: ignore[arg-type]
+        )
+    for fid, comment in posted.items():
+        if fid not in wanted_ids and RESOLVED not in comment.body:
+            first_line = comment.body.splitlines()[1] if len(comment.body.splitlines()) > 1 else ""
+            comment.edit(f"<!-- taxbot:finding {fid} -->\n~~{first_line}~~\n\n{RESOLVED} in `{review.head[:12]}`.")
+
+
+def upsert_summary(target: Target, review: Review, state_update: dict[str, object] | None = None) -> IssueComment:
+    """Edit the summary in place; post a new one (and remove the old) only when the verdict changes."""
+    old = own_summary(target)
+    state = read_state(old.body) if old else {}
+    verdict_changed = old is not None and state.get("verdict") != review.verdict
+    state.update(state_update or {})
+    body = render_summary(review, target.links, state)
+    for attempt_limit in (None, 30_000, 10_000):
+        if attempt_limit is not None:  # GitHub said 422 "body is too long": its count differs from ours
+            body = render_summary(review, target.links, state, limit=attempt_limit)
+        try:
+            if old is not None and not verdict_changed:
+                if old.body != body:
+                    old.edit(body)
+                return old
+            comment = target.pull.create_issue_comment(body)
+            if old is not None:
+                old.delete()
+            return comment
+        except GithubException as error:
+            if error.status != 422:
+                raise
+    raise GithubException(422, {"message": "the summary did not fit in a comment"}, None)
+
+
+def publish_review(target: Target, review: Review, lines: dict[str, list[str]], log: Callable[[str], None]) -> bool:
+    """Write the review to the pull request. Returns False when even the summary could not be written,
+    in which case the summary goes to `log` (the Actions log) so nothing is lost."""
+    for name, step in (("check run", lambda: upsert_check_run(target, review)),
+                       ("inline comments", lambda: post_inline_review(target, review, lines))):  # fmt: skip
+        try:
+            step()
+        except GITHUB_FAILURES as error:
+            review.notes.append(Note("github", f"{name} could not be written: {describe(error)}"))
+    try:
+        upsert_summary(target, review)
+    except GITHUB_FAILURES as error:
+        log(f"taxbot: cannot write the summary comment ({describe(error)}); here it is:")
+        log(render_summary(review, target.links))
+        return False
+    return True

@@ -1,0 +1,123 @@
+"""What a release says: its notes (model card body, GitHub release), its comment on each pull request."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from bot.release.gate import CHANGED, GateReport, render_gate
+from bot.safetext import comment_safe
+
+MARKER = "<!-- taxbot:release -->"
+CURVES_PNG = "loss_curves.png"
+
+_MERGE = re.compile(r"^Merge pull request #(\d+)\b")
+_SQUASH = re.compile(r"\(#(\d+)\)\s*$")
+
+
+def pull_numbers(messages: Iterable[str]) -> list[int]:
+    """Pull requests named by commit messages: merge commits ("Merge pull request #12 from ...") and squash
+    merges ("Add a leaf (#12)"), both on the first line."""
+    numbers: set[int] = set()
+    for message in messages:
+        first = message.strip().splitlines()[0] if message.strip() else ""
+        for pattern in (_MERGE, _SQUASH):
+            if match := pattern.search(first):
+                numbers.add(int(match.group(1)))
+    return sorted(numbers)
+
+
+@dataclass(frozen=True)
+class LeafNote:
+    path: str
+    status: str  # added, modified, renamed or deleted
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    """Everything the notes say, gathered by the release before it renders them."""
+
+    tag: str
+    taxonomy_commit: str
+    hub_repo: str
+    hub_url: str  # the Hub's web address, e.g. https://huggingface.co
+    base_model: str
+    gate: GateReport
+    leaves: list[LeafNote] = field(default_factory=list)
+    pulls: dict[int, str | None] = field(default_factory=dict)  # number -> author login, when known
+    previous_commit: str | None = None
+    training: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # phase -> steps, samples, loss
+    taxonomy_url: str | None = None  # the taxonomy's GitHub web address, for links
+
+    @property
+    def model_url(self) -> str:
+        return f"{self.hub_url}/{self.hub_repo}"
+
+    @property
+    def contributors(self) -> list[str]:
+        """created_by of the leaves this release brings, and the authors of its pull requests."""
+        names = {leaf.created_by for leaf in self.leaves if leaf.created_by and leaf.status != "deleted"}
+        names |= {author for author in self.pulls.values() if author}
+        return sorted(names, key=str.casefold)
+
+
+def _commit(facts: ReleaseFacts, sha: str) -> str:
+    return f"[`{sha[:7]}`]({facts.taxonomy_url}/commit/{sha})" if facts.taxonomy_url else f"`{sha[:7]}`"
+
+
+def _pull(facts: ReleaseFacts, number: int) -> str:
+    return f"[#{number}]({facts.taxonomy_url}/pull/{number})" if facts.taxonomy_url else f"#{number}"
+
+
+def release_notes(facts: ReleaseFacts, curves_image: str = CURVES_PNG) -> str:
+    """Markdown notes: commit, leaves, pull requests, contributors, the gate's table, training and its curves."""
+    since = f" (previous release: {_commit(facts, facts.previous_commit)})" if facts.previous_commit else ""
+    lines = [
+        f"Taxonomy commit {_commit(facts, facts.taxonomy_commit)}{since}, model [`{facts.hub_repo}`]"
+        f"({facts.model_url}/tree/{facts.tag}) at tag `{facts.tag}`, tuned from `{facts.base_model}` the LAB way "
+        "(knowledge, then skills).",
+        "",
+        "### Leaves in this release",
+        "",
+    ]
+    if facts.leaves:
+        lines += ["| leaf | change | created by |", "| --- | --- | --- |"]
+        lines += [f"| `{leaf.path.replace('`', '')}` | {leaf.status} | {comment_safe(leaf.created_by or '-', 80)} |"
+                  for leaf in facts.leaves]  # fmt: skip
+    else:
+        lines.append("No leaf was added, changed or removed.")
+    lines += ["", "### Pull requests", ""]
+    if facts.pulls:
+        for number, author in sorted(facts.pulls.items()):
+            lines.append(f"- {_pull(facts, number)}" + (f" by @{author}" if author else ""))
+    else:
+        lines.append("None found in the commits since the previous release.")
+    contributors = ", ".join(comment_safe(name, 80) for name in facts.contributors) or "-"
+    lines += ["", "### Contributors", "", contributors, "", "### Gate", "", render_gate(facts.gate).rstrip()]
+    if facts.training:
+        lines += ["", "### Training", "", "| phase | samples | steps | final loss |", "| --- | ---: | ---: | ---: |"]
+        for phase, numbers in facts.training.items():
+            loss = numbers.get("final_loss")
+            shown = f"{loss:.4f}" if isinstance(loss, float) else "-"
+            lines.append(f"| {phase} | {numbers.get('samples', '-')} | {numbers.get('steps', '-')} | {shown} |")
+        lines += ["", f"![Training loss of both phases]({curves_image})"]
+    return "\n".join(lines) + "\n"
+
+
+def pull_comment(facts: ReleaseFacts, release_url: str | None) -> str:
+    """The comment on a merged pull request: which release carries it, and how the gate saw the new leaves."""
+    changed = next((g for g in facts.gate.groups if g.name == CHANGED), None)
+    lines = [
+        MARKER,
+        f"This pull request is in release **{facts.tag}** of [`{facts.hub_repo}`]({facts.model_url}/tree/{facts.tag}).",
+    ]
+    if changed is not None:
+        lines.append(
+            f"On the seeds of the {len(facts.gate.leaves)} new or changed leaves, the model scores "
+            f"{changed.candidate:.3f} against {changed.previous:.3f} for the previous release ({changed.change:+.3f})."
+        )
+    if release_url:
+        lines.append(f"Release notes: {release_url}")
+    return "\n\n".join(lines) + "\n"

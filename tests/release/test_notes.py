@@ -1,0 +1,67 @@
+"""Release notes and pull-request comments as a reader sees them; pull requests found in commit messages."""
+
+from __future__ import annotations
+
+from bot.release.gate import CHANGED, GENERAL, Check, GateReport, GroupResult
+from bot.release.notes import MARKER, LeafNote, ReleaseFacts, pull_comment, pull_numbers, release_notes
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+LEAF = "compositional_skills/arithmetic/addition/qna.yaml"
+
+
+def facts(**changes: object) -> ReleaseFacts:
+    gate = GateReport(
+        "rouge_l", False,
+        [GroupResult(CHANGED, 5, 0.1, 0.6), GroupResult(GENERAL, 40, 0.3, 0.29)],
+        [GroupResult(LEAF, 5, 0.1, 0.6)],
+        [Check("improves the new leaves", True, "0.600 against 0.100")],
+    )  # fmt: skip
+    values: dict = dict(
+        tag="v20250131-0123456", taxonomy_commit=SHA, hub_repo="org/model", hub_url="https://hub.example",
+        base_model="ibm-granite/granite-7b-base", gate=gate,
+        leaves=[LeafNote(LEAF, "added", "alice"), LeafNote("knowledge/old/qna.yaml", "deleted", "carol")],
+        pulls={12: "alice", 14: "bob"}, previous_commit="f" * 40, taxonomy_url="https://github.com/org/taxonomy",
+        training={"phase1": {"samples": 40, "steps": 12, "final_loss": 2.5}},
+    )  # fmt: skip
+    return ReleaseFacts(**{**values, **changes})
+
+
+def test_pull_requests_come_from_merge_and_squash_messages() -> None:
+    messages = [
+        "Merge pull request #12 from alice/haiku\n\nAdd a haiku skill",
+        "Add the lake leaf (#14)",
+        "Fix typo\n\nSee (#99) in the body, which is not a squash merge",
+        "Merge pull request #12 from alice/haiku",
+        "",
+    ]
+    assert pull_numbers(messages) == [12, 14]
+
+
+def test_the_notes_name_the_commit_leaves_pulls_contributors_gate_and_curves() -> None:
+    notes = release_notes(facts())
+    assert "Taxonomy commit [`0123456`](https://github.com/org/taxonomy/commit/" + SHA + ")" in notes
+    assert "(previous release: [`fffffff`]" in notes
+    assert f"| `{LEAF}` | added | alice |" in notes
+    assert "| `knowledge/old/qna.yaml` | deleted | carol |" in notes
+    assert "- [#12](https://github.com/org/taxonomy/pull/12) by @alice" in notes
+    assert "\n### Contributors\n\nalice, bob\n" in notes  # carol's leaf left: she is not credited here
+    assert "| new and changed leaves | 5 | 0.100 | 0.600 | +0.500 |" in notes
+    assert "| phase1 | 40 | 12 | 2.5000 |" in notes
+    assert notes.rstrip().endswith("![Training loss of both phases](loss_curves.png)")
+
+
+def test_contributor_text_cannot_ping_or_inject() -> None:
+    notes = release_notes(facts(leaves=[LeafNote(LEAF, "added", "@org/everyone <img src=x>")], pulls={}))
+    assert "@org/everyone" not in notes and "<img" not in notes
+    assert "None found in the commits since the previous release." in notes
+
+
+def test_the_pull_comment_names_the_release_and_carries_the_marker() -> None:
+    comment = pull_comment(facts(), "https://github.com/org/taxonomy/releases/tag/v20250131-0123456")
+    assert comment.startswith(MARKER)
+    assert (
+        "in release **v20250131-0123456** of [`org/model`](https://hub.example/org/model/tree/v20250131-0123456)"
+        in (comment)
+    )
+    assert "scores 0.600 against 0.100 for the previous release (+0.500)" in comment
+    assert comment.rstrip().endswith("releases/tag/v20250131-0123456")
