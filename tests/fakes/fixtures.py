@@ -10,6 +10,13 @@ import pytest
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.hf_server import FakeHub
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.real_models import (
+    llama_server,
+    require_llama_cpp,
+    require_smollm2,
+    require_training_stack,
+    save_smollm2,
+)
 from tests.fakes.webhooks import GitHubEvent, webhook_for, write_event
 
 
@@ -58,3 +65,19 @@ def hub_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     with FakeHub() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def smollm2_teacher() -> Iterator[str]:
+    """A real open teacher: SmolLM2-135M-Instruct behind llama.cpp's OpenAI-compatible server, one per
+    session; yields the /v1 base URL. The served model is named `smollm2`."""
+    require_llama_cpp()
+    with llama_server(require_smollm2()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def smollm2_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real pretrained student: SmolLM2-135M-Instruct as a plain Hugging Face model folder, once per session."""
+    require_training_stack()
+    return save_smollm2(require_smollm2(), tmp_path_factory.mktemp("smollm2"))
