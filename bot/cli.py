@@ -18,7 +18,7 @@ from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_USAGE, Usa
 from bot.lint.batch import TargetError, collect_targets, lint_targets
 from bot.lint.leaf import LintSettings, Profile, lint_changes
 from bot.lint.render import render_github, render_json, render_text
-from bot.taxonomy.config import Config, config_in, load_config
+from bot.taxonomy.config import CONFIG_NAME, Config, config_in, load_config
 from bot.taxonomy.diff import changed_leaves
 from bot.taxonomy.findings import Finding, has_errors
 
@@ -44,10 +44,31 @@ def cmd_lint(args: argparse.Namespace) -> int:
     taxonomy = Path(args.taxonomy) if args.taxonomy else None
     targets = collect_targets(args.paths, taxonomy)
     if not targets:
-        print(f"taxbot: no qna.yaml files under {', '.join(args.paths)}", file=sys.stderr)
+        raise TargetError(
+            f"no qna.yaml files under {', '.join(args.paths)}: name a taxonomy folder (the one holding "
+            "knowledge/ or compositional_skills/) or a qna.yaml file"
+        )
     findings = lint_targets(targets, Profile(args.profile), args.jobs)
+    for root in dict.fromkeys(t.root for t in targets):
+        config, _ = load_config(root)  # its own problems are in `findings` already
+        findings += [p.moved_to(str(root / CONFIG_NAME)) for p in _section_problems(config)]
     _emit(args, findings, len(targets), {})
     return EXIT_FINDINGS if has_errors(findings) else EXIT_CLEAN
+
+
+def _section_problems(config: Config) -> list[Finding]:
+    """Problems of the `similar` and `gaps` sections, checked by the commands that read them; `lint` and
+    `diff` check them too, so a typo there shows in the pull request that makes it."""
+    problems: list[Finding] = []
+    if config.section("similar"):
+        from bot.similar.duplicates import similar_settings
+
+        problems += similar_settings(config.section("similar"), lines=config.lines("similar"))[1]
+    if config.section("gaps"):
+        from bot.gaps.coverage import gaps_settings
+
+        problems += gaps_settings(config.section("gaps"), lines=config.lines("gaps"))[1]
+    return problems
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -55,7 +76,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     change_set = changed_leaves(taxonomy, args.base, args.head)
     config, problems = config_in(change_set.base)
     settings = _settings(args, config)
-    findings = list(problems)
+    findings = list(problems) + _section_problems(config)
     findings += lint_changes(change_set, settings)
     if args.format == "text":
         for change in change_set.changes:
@@ -81,7 +102,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
     taxonomy = Path(args.taxonomy)
     change_set = changed_leaves(taxonomy, args.base, args.head)
     config, problems = config_in(change_set.base)
-    settings, more = similar_settings(config.section("similar"))
+    settings, more = similar_settings(config.section("similar"), lines=config.lines("similar"))
     repo, prefix = open_repo(taxonomy)
     if args.cache:
         cache = Path(args.cache)
@@ -115,13 +136,13 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         if args.head is not None:
             raise TargetError("--head needs --base: the change runs from one commit to the other")
         config, problems = load_config(taxonomy_dir)
-        settings, more = gaps_settings(config.section("gaps"))
+        settings, more = gaps_settings(config.section("gaps"), lines=config.lines("gaps"))
         tree = load_directory(taxonomy_dir)
         report = GapsReport(tree_gaps(tree, settings.min_examples), args.depth, problems=problems + more)
     else:
         change_set = changed_leaves(taxonomy_dir, args.base, args.head)
         config, problems = config_in(change_set.base)
-        settings, more = gaps_settings(config.section("gaps"))
+        settings, more = gaps_settings(config.section("gaps"), lines=config.lines("gaps"))
         tree = load_taxonomy(change_set.base)
         leaves = list(changed_leaf_objects(change_set).values())
         prechecks, notes = student_precheck(config.section("student"), os.environ, leaves, settings.student_pass)

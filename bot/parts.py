@@ -51,7 +51,7 @@ def duplicates_part(config: Config) -> Part:
     """Near-duplicate seeds against the tree at the base commit (cached index) and inside the change."""
 
     def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
-        settings, problems = similar_settings(config.section("similar"))
+        settings, problems = similar_settings(config.section("similar"), lines=config.lines("similar"))
         base = change_set.base
         cache = default_cache_dir(base.repo)
         index, _ = commit_index(base.repo, base.commit.hexsha, base.prefix, settings.thresholds, cache)
@@ -86,7 +86,7 @@ def precheck_part(config: Config, env: Mapping[str, str]) -> Part:
     """The current model asked the change's seed questions: does the leaf teach it something new?"""
 
     def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
-        settings, _ = gaps_settings(config.section("gaps"))
+        settings, _ = gaps_settings(config.section("gaps"), lines=config.lines("gaps"))
         results, notes = student_precheck(config.section("student"), env, list(leaves.values()), settings.student_pass)
         return PartResult(data=[{"leaf": r.path, "student": r.verdict()} for r in results], notes=notes)
 

@@ -42,15 +42,19 @@ def main(argv: list[str]) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on a usage error, 0 after --help
         return int(exc.code or 0)
-    _configure_logging()
-
-    # Imported here so that `--help` and usage errors answer without loading torch.
+    # Imported here so that `--help` and config errors answer at once, without loading torch.
     from trainer.config import load_config
     from trainer.errors import ConfigError, TrainerError
-    from trainer.run import run_training
 
     try:
         config = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"taxbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _configure_logging()
+    from trainer.run import run_training
+
+    try:
         outcome = run_training(config, interactive=sys.stderr.isatty())
     except ConfigError as exc:
         log.error("%s", exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -27,14 +27,18 @@ class GapsSettings:
     student_pass: float = 60.0  # share (0-100) of a seed answer's own words a student reply must contain
 
 
-def gaps_settings(section: dict[str, object], path: str = CONFIG_NAME) -> tuple[GapsSettings, list[Finding]]:
-    """Settings from the config section; every problem is a finding, and the default is kept."""
+def gaps_settings(
+    section: dict[str, object], path: str = CONFIG_NAME, lines: Mapping[str, tuple[int, int]] | None = None
+) -> tuple[GapsSettings, list[Finding]]:
+    """Settings from the config section; every problem is a finding at its key's line (`lines`, from
+    `Config.lines`), and the default is kept."""
     defaults, values, problems = GapsSettings(), {}, []
+    where = lines or {}
     bounds = {"min_examples": (int, 1, 1000), "student_pass": (float, 0, 100)}
     for key, value in section.items():
         if key not in bounds:
             message = f"unknown key `gaps.{key}` is ignored; known: {', '.join(bounds)}"
-            problems.append(Finding(path, 1, 1, Severity.WARNING, "config", message))
+            problems.append(Finding(path, *where.get(key, (1, 1)), Severity.WARNING, "config", message))
             continue
         kind, low, high = bounds[key]
         number = isinstance(value, int | float) and not isinstance(value, bool)
@@ -45,7 +49,7 @@ def gaps_settings(section: dict[str, object], path: str = CONFIG_NAME) -> tuple[
                 f"`gaps.{key}` must be a {'whole ' if kind is int else ''}number from {low} to {high}, "
                 f"found {value!r}; using {getattr(defaults, key)}"
             )
-            problems.append(Finding(path, 1, 1, Severity.ERROR, "config", message))
+            problems.append(Finding(path, *where.get(key, (1, 1)), Severity.ERROR, "config", message))
     return GapsSettings(**values), problems  # type: ignore[arg-type]
 
 

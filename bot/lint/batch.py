@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bot.errors import UsageError
 from bot.lint.leaf import LintCache, LintSettings, Profile, lint_entry, warm_up
@@ -44,6 +44,17 @@ def _taxonomy_root(path: Path) -> tuple[Path, str]:
     return absolute.parent, absolute.name
 
 
+def _below(root: Path, rel: str, found: str, find_root: bool) -> tuple[Path, str]:
+    """Root and taxonomy path of a leaf found at `found` under the folder `rel` of `root`. A folder above
+    the taxonomy (`taxbot lint fixtures`) holds taxonomies: each leaf's root is the folder above its
+    knowledge/ or *_skills/ folder, so its path reads as the taxonomy's own."""
+    if rel != ".":
+        return root, f"{rel}/{found}"
+    parts = PurePosixPath(found).parts
+    top = next((i for i, part in enumerate(parts[:-1]) if part in TOP_FOLDERS), 0) if find_root else 0
+    return root.joinpath(*parts[:top]), PurePosixPath(*parts[top:]).as_posix()
+
+
 def collect_targets(paths: Sequence[str], taxonomy: Path | None) -> list[Target]:
     """The leaf files named by `paths` (files, or folders searched for qna.yaml and misnamed kin)."""
     targets: list[Target] = []
@@ -61,8 +72,8 @@ def collect_targets(paths: Sequence[str], taxonomy: Path | None) -> list[Target]
         if path.is_dir() and not path.is_symlink():
             for entry in DirectorySource(path).entries():
                 if is_leaf_like(entry.path):
-                    inner = entry.path if rel == "." else f"{rel}/{entry.path}"
-                    targets.append(Target(os.path.join(given, entry.path), root, inner))
+                    leaf_root, inner = _below(root, rel, entry.path, taxonomy is None)
+                    targets.append(Target(os.path.join(given, entry.path), leaf_root, inner))
         else:
             targets.append(Target(given, root, rel))
     return targets

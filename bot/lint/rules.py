@@ -6,7 +6,9 @@ import re
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from bot.taxonomy.findings import RULES, Finding
+from license_expression import ExpressionError, get_spdx_licensing
+
+from bot.taxonomy.findings import RULES, Finding, Severity
 from bot.taxonomy.tree import Leaf, LeafKind
 from bot.taxonomy.yamldoc import Trap
 
@@ -26,7 +28,45 @@ _PROPRIETARY_MODELS = re.compile(
 )
 _FOLDER_NAME = re.compile(r"^[a-z0-9_]+$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_SHORT_COMMIT = re.compile(r"^[0-9a-fA-F]{4,40}$")  # git takes a unique prefix of 4 or more hex digits
 _LICENCE_LINE = re.compile(r"^\s*licen[cs]e(?: of the work)?\s*:\s*(?P<licence>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+# How people write licences out in attribution.txt, rewritten word by word into SPDX's short form:
+# "Creative Commons Attribution-ShareAlike 4.0 International" and "CC BY-SA 4.0" are both CC-BY-SA-4.0.
+_LICENCE_WORDS = (
+    (r"\bcommunity\s+data\s+licen[cs]e\s+agreement\b", "cdla"),
+    (r"creative\s+commons", "cc"),
+    (r"attribution", "by"),
+    (r"share[\s-]*alike", "sa"),
+    (r"non[\s-]*commercial", "nc"),
+    (r"no[\s-]*derivatives?|no[\s-]*derivs", "nd"),
+    (r"\bcc[\s-]*(?:0|zero)\b", "cc0"),
+    (r"\b(?:international|unported|universal|generic|public\s+domain\s+dedication|the)\b", " "),
+    (r"\b(?:licen[cs]e|version)\b|,", " "),
+    (r"\bv(?=\d)", ""),
+    (r"(?<![.\w])(\d+)(?![.\d])", r"\1.0"),  # "CC BY 4" and "Apache 2" name the x.0 versions
+    (r"\bcc0\s*$", "cc0 1.0"),
+)
+
+
+def spdx_licence(given: str) -> str | None:
+    """The SPDX id `given` names (`Apache License 2.0`, `cc by-sa 4.0`, `CC-BY-SA-4.0`), or None if none."""
+    licensing = get_spdx_licensing()
+    candidates = [given.strip()]
+    text = given.strip().lower()
+    for pattern, replacement in _LICENCE_WORDS:
+        text = re.sub(pattern, replacement, text)
+    candidates.append(re.sub(r"[\s_()-]+", "-", text).strip("-"))
+    for candidate in candidates:
+        try:
+            expression = licensing.parse(candidate, validate=True)
+        except ExpressionError:
+            continue
+        symbols = licensing.license_symbols(expression) if expression is not None else []
+        if len(symbols) == 1:
+            return str(symbols[0].key)
+    return None
 
 
 def _finding(path: str, line: int, col: int, rule: str, message: str) -> Finding:
@@ -68,16 +108,18 @@ def check_attribution(path: str, version: int, attribution: bytes | None) -> lis
             _finding(path, 1, 1, "attribution-licence", f"{folder}/attribution.txt has no `License of the work:` line")
         ]
     given = match.group("licence")
-    normalised = re.sub(r"[\s_]+", "-", given.strip()).upper()
-    if normalised in {licence.upper() for licence in ALLOWED_LICENCES}:
+    spdx = spdx_licence(given)
+    if spdx in ALLOWED_LICENCES:
         return []
+    named = f" (SPDX `{spdx}`)" if spdx and spdx != given.strip() else ""
     return [
         _finding(
             path,
             1,
             1,
             "attribution-licence",
-            f"licence `{given}` in {folder}/attribution.txt is not on the allowed list ({', '.join(ALLOWED_LICENCES)})",
+            f"licence `{given}`{named} in {folder}/attribution.txt is not on the allowed list "
+            f"({', '.join(ALLOWED_LICENCES)})",
         )
     ]
 
@@ -174,16 +216,18 @@ def check_document(leaf: Leaf) -> list[Finding]:
     commit = document.get("commit")
     if isinstance(commit, str) and not _COMMIT.match(commit.strip()):
         line, col = leaf.doc.position(("document", "commit"))
-        findings.append(
-            _finding(
-                leaf.path,
-                line,
-                col,
-                "document-commit",
-                f"`document.commit` must be the full 40-character commit hash, found `{commit}`; "
-                "run `git rev-parse HEAD` in the document repository",
+        if _SHORT_COMMIT.match(commit.strip()):
+            # git checks a prefix out, but a later commit can make it ambiguous: pin it, don't reject it.
+            severity, message = Severity.WARNING, (
+                f"`document.commit` `{commit}` is a short commit hash; pin the full commit (40 lower-case hex "
+                f"characters): run `git rev-parse {commit}` in the document repository"
             )
-        )
+        else:
+            severity, message = RULES["document-commit"].severity, (
+                f"`document.commit` `{commit}` is not a commit hash; give the full 40-character commit: "
+                "run `git rev-parse HEAD` in the document repository"
+            )
+        findings.append(Finding(leaf.path, line, col, severity, "document-commit", message))
     patterns = document.get("patterns")
     if isinstance(patterns, list):
         for i, pattern in enumerate(patterns):
@@ -202,10 +246,14 @@ def check_document(leaf: Leaf) -> list[Finding]:
 
 
 def check_repeated_questions(leaf: Leaf) -> list[Finding]:
-    first: dict[str, int] = {}
+    """The same question twice; in a grounded skill, twice over the same context (the same instruction
+    over different contexts is how a grounded skill teaches)."""
+    first: dict[tuple[str, str], int] = {}
     findings = []
+    grounded = leaf.kind.is_skill
     for seed in leaf.seed_examples:
-        key = " ".join(seed.question.casefold().split())
+        context = " ".join((seed.context or "").casefold().split()) if grounded else ""
+        key = (" ".join(seed.question.casefold().split()), context)
         if key in first:
             findings.append(
                 _finding(

@@ -94,7 +94,7 @@ def _unexpected_keys(error: jsonschema.ValidationError) -> list[str]:
 
 def _where(doc: YamlDoc, where: tuple[object, ...], error: jsonschema.ValidationError) -> tuple[int, int]:
     if error.validator in ("unevaluatedProperties", "additionalProperties") and (keys := _unexpected_keys(error)):
-        return doc.position((*where, keys[0]))  # type: ignore[arg-type]
+        return doc.key_position((*where, keys[0]))  # type: ignore[arg-type]
     return doc.position(where)  # type: ignore[arg-type]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
@@ -213,14 +213,19 @@ _THRESHOLD_KEYS = ("question", "answer", "context")
 _KEYS = (*_THRESHOLD_KEYS, "answer_min_words", "cache")
 
 
-def similar_settings(section: dict[str, object], path: str = CONFIG_NAME) -> tuple[SimilarSettings, list[Finding]]:
-    """Settings from the config section; every problem comes back as a finding and the default is used."""
+def similar_settings(
+    section: dict[str, object], path: str = CONFIG_NAME, lines: Mapping[str, tuple[int, int]] | None = None
+) -> tuple[SimilarSettings, list[Finding]]:
+    """Settings from the config section; every problem comes back as a finding at its key's line (`lines`,
+    from `Config.lines`) and the default is used."""
     problems: list[Finding] = []
     defaults = Thresholds()
     values: dict[str, float | int] = {}
+    where = lines or {}
 
-    def problem(severity: Severity, message: str) -> None:
-        problems.append(Finding(path, 1, 1, severity, "config", message))
+    def problem(severity: Severity, message: str, key: str) -> None:
+        line, col = where.get(key, (1, 1))
+        problems.append(Finding(path, line, col, severity, "config", message))
 
     for key, value in section.items():
         if key in _THRESHOLD_KEYS:
@@ -231,6 +236,7 @@ def similar_settings(section: dict[str, object], path: str = CONFIG_NAME) -> tup
                     Severity.ERROR,
                     f"`similar.{key}` must be a score from 50 to 100 (rapidfuzz ratio over words), "
                     f"found {value!r}; using {defaults.of(key):g}",
+                    key,
                 )
         elif key == "answer_min_words":
             if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
@@ -240,11 +246,12 @@ def similar_settings(section: dict[str, object], path: str = CONFIG_NAME) -> tup
                     Severity.ERROR,
                     f"`similar.answer_min_words` must be a whole number of at least 1, found {value!r}; "
                     f"using {defaults.answer_min_words}",
+                    key,
                 )
         elif key != "cache":
-            problem(Severity.WARNING, f"unknown key `similar.{key}` is ignored; known: {', '.join(_KEYS)}")
+            problem(Severity.WARNING, f"unknown key `similar.{key}` is ignored; known: {', '.join(_KEYS)}", key)
     cache = section.get("cache")
     if cache is not None and not isinstance(cache, str):
-        problem(Severity.ERROR, f"`similar.cache` must be a folder path, found {cache!r}; using the default")
+        problem(Severity.ERROR, f"`similar.cache` must be a folder path, found {cache!r}; using the default", "cache")
         cache = None
     return SimilarSettings(Thresholds(**values), cache), problems

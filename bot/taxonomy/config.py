@@ -19,17 +19,26 @@ class Config:
 
     disabled_rules: frozenset[str] = frozenset()
     sections: dict[str, dict[str, object]] = field(default_factory=dict)
+    key_lines: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    """Per section, the line and column of each of its keys, for findings on them."""
 
     def section(self, name: str) -> dict[str, object]:
         return self.sections.get(name, {})
+
+    def lines(self, name: str) -> dict[str, tuple[int, int]]:
+        """Where each key of section `name` is written: `{key: (line, col)}`."""
+        return self.key_lines.get(name, {})
 
 
 def parse_config(text: str, path: str = CONFIG_NAME) -> tuple[Config, list[Finding]]:
     """Read a config; problems come back as findings on the config file, never as a crash."""
     problems: list[Finding] = []
 
-    def problem(severity: Severity, message: str, where: tuple[str | int, ...] = ()) -> None:
-        line, col = doc.position(where) if doc is not None else (1, 1)
+    def problem(severity: Severity, message: str, where: tuple[str | int, ...] = (), key: bool = False) -> None:
+        if doc is None:
+            line, col = 1, 1
+        else:
+            line, col = doc.key_position(where) if key else doc.position(where)
         problems.append(Finding(path, line, col, severity, "config", message))
 
     doc = None
@@ -46,7 +55,8 @@ def parse_config(text: str, path: str = CONFIG_NAME) -> tuple[Config, list[Findi
     sections: dict[str, dict[str, object]] = {}
     for name, body in doc.value.items():
         if name not in _SECTIONS:
-            problem(Severity.WARNING, f"unknown section `{name}` is ignored; known: {', '.join(_SECTIONS)}", (name,))
+            message = f"unknown section `{name}` is ignored; known: {', '.join(_SECTIONS)}"
+            problem(Severity.WARNING, message, (name,), key=True)
         elif not isinstance(body, dict):
             problem(Severity.ERROR, f"section `{name}` must be a mapping", (name,))
         else:
@@ -55,7 +65,7 @@ def parse_config(text: str, path: str = CONFIG_NAME) -> tuple[Config, list[Findi
     lint = sections.get("lint", {})
     for key in lint:
         if key != "disable":
-            problem(Severity.WARNING, f"unknown key `lint.{key}` is ignored; known: disable", ("lint", key))
+            problem(Severity.WARNING, f"unknown key `lint.{key}` is ignored; known: disable", ("lint", key), True)
     requested = lint.get("disable", [])
     if not isinstance(requested, list):
         problem(Severity.ERROR, "`lint.disable` must be a list of rule ids", ("lint", "disable"))
@@ -69,7 +79,10 @@ def parse_config(text: str, path: str = CONFIG_NAME) -> tuple[Config, list[Findi
                 f"`{rule}` is not a rule that can be turned off; those are: {', '.join(sorted(RULES))}",
                 ("lint", "disable", i),
             )
-    return Config(frozenset(disabled), sections), problems
+    key_lines = {
+        name: {key: doc.key_position((name, key)) for key in body} for name, body in sections.items()
+    }
+    return Config(frozenset(disabled), sections, key_lines), problems
 
 
 def load_config(taxonomy_root: Path) -> tuple[Config, list[Finding]]:

@@ -49,6 +49,7 @@ class YamlDoc:
 
     value: object
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     traps: list[Trap] = field(default_factory=list)
 
     def position(self, path: Path_) -> tuple[int, int]:
@@ -56,6 +57,10 @@ class YamlDoc:
         while path not in self.positions and path:
             path = path[:-1]
         return self.positions.get(path, (1, 1))
+
+    def key_position(self, path: Path_) -> tuple[int, int]:
+        """Line and column of the key naming the value at `path` (its value may start on the next line)."""
+        return self.key_positions.get(path) or self.position(path)
 
 
 def _mark(node: Node) -> tuple[int, int]:
@@ -121,6 +126,7 @@ class _Builder:
             first_line.setdefault(key, line)
             child = (*path, key if isinstance(key, str | int) else str(key))
             self.doc.positions[child] = _mark(value_node)
+            self.doc.key_positions[child] = (line, col)
             result[key] = self.build(value_node, child)
         return result
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("huggingface_hub", reason="needs the `train` extra")
+
 from huggingface_hub import ModelCard
 
 from bot.release.card import model_card

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("huggingface_hub", reason="needs the `train` extra")
+
 from huggingface_hub import HfApi
 
 from bot.release.hub import RELEASE_FILE, HubError, download, previous_release, publish

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import git
 import pytest
+
+pytest.importorskip("torch", reason="needs the `train` extra")
+pytest.importorskip("transformers", reason="needs the `train` extra")
+pytest.importorskip("huggingface_hub", reason="needs the `train` extra")
+
 from huggingface_hub import ModelCard
 
 from bot.cli import main

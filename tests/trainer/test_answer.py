@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("torch", reason="needs the `train` extra")
+pytest.importorskip("transformers", reason="needs the `train` extra")
+
 from tests.fakes.tiny_model import build_tiny_model
 from trainer.answer import LocalAnswerer
 from trainer.errors import TrainerError

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("torch", reason="needs the `train` extra")
+pytest.importorskip("transformers", reason="needs the `train` extra")
+
 from tests.conftest import subprocess_env
 from tests.fakes.phase_sets import knowledge_records, skill_records, write_jsonl
 from tests.fakes.tiny_model import build_tiny_model

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("transformers", reason="needs the `train` extra")
+
 from transformers import PreTrainedTokenizerFast
 
 from tests.fakes.phase_sets import WORDS, knowledge_records, skill_records

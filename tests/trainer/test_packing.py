@@ -7,6 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("torch", reason="needs the `train` extra")
+pytest.importorskip("transformers", reason="needs the `train` extra")
+
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 

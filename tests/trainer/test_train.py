@@ -9,6 +9,10 @@ import signal
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("torch", reason="needs the `train` extra")
+pytest.importorskip("transformers", reason="needs the `train` extra")
+
 import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
