@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -17,10 +19,27 @@ from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_USAGE, Usa
 # GitHub, OpenAI and numpy stacks.
 from bot.lint.batch import TargetError, collect_targets, lint_targets
 from bot.lint.leaf import LintSettings, Profile, lint_changes
-from bot.lint.render import render_github, render_json, render_text
+from bot.lint.render import render_github, render_json, render_overflow_text, render_text
 from bot.taxonomy.config import CONFIG_NAME, Config, config_in, load_config
 from bot.taxonomy.diff import changed_leaves
 from bot.taxonomy.findings import Finding, has_errors
+
+_COLOURS = {"error": "31", "warning": "33", "changes needed": "1;31", "no errors": "1;32"}
+_PAINTED = re.compile(r"(?<=: )(error|warning)(?= \[)|(?<=^taxbot review: )(changes needed|no errors)", re.MULTILINE)
+
+
+def _paint(text: str) -> str:
+    """Severities and the verdict in colour on a terminal; plain when piped or NO_COLOR is set (no-color.org)."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb" or not sys.stdout.isatty():
+        return text
+    return _PAINTED.sub(lambda m: f"\033[{_COLOURS[m.group(0)]}m{m.group(0)}\033[0m", text)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("taxbot")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _settings(args: argparse.Namespace, config: Config) -> LintSettings:
@@ -36,8 +55,10 @@ def _emit(args: argparse.Namespace, findings: list[Finding], files: int, extra: 
         if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(step_summary, "a", encoding="utf-8") as handle:
                 handle.write(summary)
+        else:
+            sys.stdout.write(render_overflow_text(findings))
     else:
-        sys.stdout.write(render_text(findings, files))
+        sys.stdout.write(_paint(render_text(findings, files)))
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -91,7 +112,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_similar(args: argparse.Namespace) -> int:
     from bot.review import changed_leaf_objects
-    from bot.similar.duplicates import find_duplicates, similar_settings
+    from bot.similar.duplicates import find_duplicates, similar_settings, to_findings
     from bot.similar.indexcache import IndexCacheError, commit_index, default_cache_dir
     from bot.similar.report import SimilarReport
     from bot.similar.report import render_json as render_similar_json
@@ -118,11 +139,12 @@ def cmd_similar(args: argparse.Namespace) -> int:
     report = SimilarReport(find_duplicates(index, leaves, change_set.touched), len(leaves), stats, problems + more)
     render = {"json": render_similar_json, "markdown": render_similar_markdown}.get(args.format, render_similar_text)
     sys.stdout.write(render(report))
-    return EXIT_FINDINGS if report.duplicates else EXIT_CLEAN
+    # The review's verdict and this exit code come from the same findings: a copied seed fails both.
+    return EXIT_FINDINGS if has_errors(to_findings(report.matches)) else EXIT_CLEAN
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from bot.gaps.coverage import gaps_settings, landings, tree_gaps
+    from bot.gaps.coverage import gaps_settings, landings, placed_paths, tree_gaps
     from bot.gaps.precheck import student_precheck
     from bot.gaps.report import GapsReport
     from bot.gaps.report import render_json as render_gaps_json
@@ -149,7 +171,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         report = GapsReport(
             tree_gaps(tree, settings.min_examples),
             args.depth,
-            landings(tree, leaves, change_set.touched),
+            landings(tree, leaves, change_set.touched, placed_paths(change_set)),
             prechecks,
             notes,
             problems + more,
@@ -251,10 +273,13 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     from bot.github.comments import render_summary
     from bot.github.events import make_review
+    from bot.review import render_text as render_review_text
 
     review, _ = make_review(Path(args.taxonomy), args.base, args.head, os.environ, teacher=not args.no_teacher)
     if args.format == "json":
         sys.stdout.write(json.dumps(review.to_json(), indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "text":
+        sys.stdout.write(_paint(render_review_text(review)))
     else:
         sys.stdout.write(render_summary(review) + "\n")
     return EXIT_FINDINGS if review.verdict == "fail" else EXIT_CLEAN
@@ -293,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taxbot", description="Review and release bot for community-grown LLM taxonomies."
     )
+    parser.add_argument("--version", action="version", version=f"taxbot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     lint = commands.add_parser("lint", help="check qna.yaml leaves: schema, YAML style, community rules")
@@ -312,8 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     similar = commands.add_parser(
         "similar",
         help="near-duplicate seed questions, answers and contexts of a change, against the tree and itself",
-        description="Exits 1 when a seed example, question or answer repeats one elsewhere; shared contexts alone "
-        "(one document behind several skills) exit 0.",
+        description="Exits 1 when a seed example (question and answer) repeats one elsewhere, as the review fails; "
+        "a repeated question or answer alone, or a shared context (one document behind several skills), exits 0.",
     )
     similar.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy (a git work tree)")
     similar.add_argument("--base", required=True, metavar="REF", help="the commit the change starts from")
@@ -355,7 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy (a git work tree)")
     review.add_argument("--base", required=True, metavar="REF", help="the commit the change starts from")
     review.add_argument("--head", required=True, metavar="REF", help="the commit it ends at")
-    review.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    review.add_argument(
+        "--format",
+        choices=("markdown", "text", "json"),
+        default="markdown",
+        help="markdown: the comment as GitHub gets it (default); text: for a terminal; json: the report",
+    )
     review.add_argument("--no-teacher", action="store_true", help="skip the parts that call a model")
     review.set_defaults(handler=cmd_review)
 

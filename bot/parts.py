@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
-from bot.gaps.coverage import gaps_settings, landings
+from bot.gaps.coverage import gaps_settings, landings, placed_paths
 from bot.gaps.precheck import student_precheck
 from bot.generation.generate import sample_plan
 from bot.generation.pipelines import generate_leaf
-from bot.generation.teacher import Endpoint, ModelClient, endpoint_from
+from bot.generation.teacher import ConfigError, Endpoint, ModelClient, endpoint_from
 from bot.review import Part, PartResult, Sample
 from bot.similar.duplicates import find_duplicates, similar_settings, to_findings
 from bot.similar.indexcache import commit_index, default_cache_dir
@@ -70,8 +70,9 @@ def gaps_part(config: Config) -> Part:
         gaps_settings(config.section("gaps"))  # validated here too, so a bad section is a note
         tree = load_taxonomy(change_set.base)
         rows = []
-        for landing in landings(tree, list(leaves.values()), change_set.touched):
+        for landing in landings(tree, list(leaves.values()), change_set.touched, placed_paths(change_set)):
             where = f"new branch {landing.new_folders}" if landing.new_folders else landing.branch
+            where = where if landing.placed else f"{where} (edited in place)"
             near = ", ".join(str(PurePosixPath(n.path).parent) for n in landing.by_content[:3]) or "none"
             rows.append({"leaf": landing.path, "lands in": where, "siblings": len(landing.siblings),
                          "nearest by content": near,
@@ -88,6 +89,8 @@ def precheck_part(config: Config, env: Mapping[str, str]) -> Part:
     def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
         settings, _ = gaps_settings(config.section("gaps"), lines=config.lines("gaps"))
         results, notes = student_precheck(config.section("student"), env, list(leaves.values()), settings.student_pass)
+        if not results and notes:  # it did not run: say so, not "none found"
+            return PartResult(notes=[f"not run: {note}" for note in notes])
         return PartResult(data=[{"leaf": r.path, "student": r.verdict()} for r in results], notes=notes)
 
     return run
@@ -102,10 +105,15 @@ def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tu
     parts: dict[str, Part] = {"duplicates": duplicates_part(config), "gaps": gaps_part(config)}
     notes: list[str] = []
     if teacher:
-        endpoint = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
-        if endpoint is None:
-            notes.append("no teacher is configured, so no sample pairs (set TAXBOT_TEACHER_URL and _MODEL)")
+        try:
+            endpoint = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
+        except ConfigError as error:  # the base's config is the maintainers' to fix; the review still runs
+            endpoint = None
+            notes.append(f"samples: not run: the `teacher:` section of .taxbot.yaml at the base is wrong: {error}")
         else:
+            if endpoint is None:
+                notes.append("samples: not run: no teacher is configured (set TAXBOT_TEACHER_URL and _MODEL)")
+        if endpoint is not None:
             count = config.section("generate").get("review_samples", DEFAULT_SAMPLES)
             parts["samples"] = samples_part(endpoint, int(count) if isinstance(count, int) else DEFAULT_SAMPLES)
         parts["precheck"] = precheck_part(config, env)

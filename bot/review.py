@@ -83,6 +83,44 @@ class Review:
         }
 
 
+def render_text(review: Review) -> str:
+    """The review for a terminal: the same content as the summary comment, as plain lines."""
+    errors, warnings = review.counts()
+    verdict = "changes needed" if review.verdict == "fail" else "no errors"
+    out = [
+        f"taxbot review: {verdict}: {errors} error(s), {warnings} warning(s) in {len(review.changes)} changed "
+        f"leaf/leaves ({review.base[:12]}..{review.head[:12]})",
+        "",
+        "changed leaves:",
+    ]
+    out += [f"  {c.status:<9} {f'{c.old_path} -> ' if c.old_path else ''}{c.path}" for c in review.changes]
+    if not review.changes:
+        out.append("  none")
+    if review.findings:
+        out += ["", "findings:"]
+        out += [
+            f"  {f.path}:{f.line}:{f.col}: {f.severity} [{f.rule}] {f.message}" for f in sort_findings(review.findings)
+        ]
+    for name, data in review.parts.items():
+        out += ["", f"{name}:"]
+        if isinstance(data, list) and data:
+            out += ["  " + " · ".join(f"{k}: {v}" for k, v in row.items() if v not in ("", None))
+                    if isinstance(row, dict) else f"  {row}" for row in data]  # fmt: skip
+        elif isinstance(data, dict) and data:
+            out += [f"  {k}: {v}" for k, v in data.items()]
+        else:
+            out.append("  none found" if isinstance(data, list | dict) else f"  {data}")
+    if review.samples:
+        out += ["", "sample pairs from the teacher:"]
+        for sample in review.samples:
+            out += [f"  {sample.leaf} (judged {sample.score}/3)", f"    Q: {sample.question}"]
+            out.append(f"    A: {sample.answer}")
+    if review.notes:
+        out += ["", "notes:"]
+        out += [f"  {n.part}: {n.message}" for n in review.notes]
+    return "\n".join(out) + "\n"
+
+
 def review_schema() -> dict[str, Any]:
     return json.loads(resources.files("bot").joinpath("schemas/review.schema.json").read_text(encoding="utf-8"))
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.github.events import make_review
 from bot.review import ReportError, review_from_json
+from bot.taxonomy.findings import Severity
 from tests.conftest import REPO_ROOT, subprocess_env
 from tests.fakes.lab_teacher import LabTeacher
 from tests.fakes.openai_server import FakeOpenAI
@@ -83,7 +84,8 @@ def test_a_copied_leaf_shows_as_duplicates_and_the_student_precheck_runs(
     review, _ = make_review(Path(taxonomy_repo.working_dir), base, head, env, teacher=True)
     duplicates = [f for f in review.findings if f.rule.startswith("similar/")]
     assert len(duplicates) == 5 and {f.path for f in duplicates} == {copy}
-    assert review.verdict == "pass"  # duplicates warn; the triager decides
+    # A copied seed example fails the review as it fails `taxbot similar` (exit 1): both say "duplicate".
+    assert review.verdict == "fail" and {f.severity for f in duplicates} == {Severity.ERROR}
     assert review.parts["precheck"] == [{"leaf": copy, "student": "the student gets all 5 wrong: this fills a gap"}]
     body = render_summary(review, Links("https://github.example/community/taxonomy"))
     assert "#### Duplicates" in body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -12,6 +12,7 @@ from rapidfuzz import fuzz, process
 
 from bot.similar.seedindex import words
 from bot.taxonomy.config import CONFIG_NAME
+from bot.taxonomy.diff import ChangeSet, ChangeStatus
 from bot.taxonomy.findings import Finding, Severity
 from bot.taxonomy.tree import Leaf, Taxonomy
 
@@ -145,6 +146,7 @@ class Landing:
     by_path: list[Neighbour]
     by_content: list[Neighbour]
     elsewhere: str | None  # where its nearest leaves by content are, when none is near it: likely misplaced
+    placed: bool = True  # added or moved by the change: its place is the change's choice, so it gets advice
 
 
 def _elsewhere(path: str, near: list[Neighbour], areas: set[str]) -> str | None:
@@ -210,8 +212,19 @@ def _bag(leaf: Leaf) -> Counter[str]:
     return Counter(w for text in texts for w in words(text) if w.isalnum() and len(w) > 1)
 
 
-def landings(taxonomy: Taxonomy, changed: Sequence[Leaf], excluded: Iterable[str] = ()) -> list[Landing]:
-    """Where each changed leaf lands in `taxonomy` (the tree before the change), leaving out `excluded` paths."""
+def placed_paths(change_set: ChangeSet) -> set[str]:
+    """The leaves a change adds or moves: the ones whose place in the tree the change decides."""
+    return {c.path for c in change_set.changes if c.status in (ChangeStatus.ADDED, ChangeStatus.RENAMED)}
+
+
+def landings(
+    taxonomy: Taxonomy, changed: Sequence[Leaf], excluded: Iterable[str] = (), placed: Collection[str] | None = None
+) -> list[Landing]:
+    """Where each changed leaf lands in `taxonomy` (the tree before the change), leaving out `excluded` paths.
+
+    `placed` names the leaves the change adds or moves (default: all); only those get placement advice
+    (a new branch, "misplaced?"): a leaf edited where it already was did not choose its place in this change.
+    """
     gone = set(excluded)
     existing = {p: leaf for p, leaf in taxonomy.leaves.items() if p not in gone}
     folders = {parent.as_posix() for f in taxonomy.files for parent in PurePosixPath(f).parents}
@@ -226,15 +239,17 @@ def landings(taxonomy: Taxonomy, changed: Sequence[Leaf], excluded: Iterable[str
         missing = [b for b in chain if b not in folders]
         by_path = process.extract(_path_words(leaf.path), path_choices, scorer=fuzz.token_sort_ratio, limit=NEIGHBOURS)
         by_content = content.nearest(leaf, NEIGHBOURS)
+        is_placed = placed is None or leaf.path in placed
         out.append(
             Landing(
                 leaf.path,
                 branch,
-                missing[-1] if missing else None,
+                missing[-1] if missing and is_placed else None,
                 [p for p in paths if PurePosixPath(p).parent.parent.as_posix() == branch],
                 [Neighbour(paths[i], round(score, 1)) for _, score, i in by_path],
                 by_content,
-                _elsewhere(leaf.path, by_content, areas),
+                _elsewhere(leaf.path, by_content, areas) if is_placed else None,
+                is_placed,
             )
         )
     return out

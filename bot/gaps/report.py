@@ -35,7 +35,9 @@ def _neighbours(found: list[Neighbour]) -> str:
 
 
 def _landing_lines(landing: Landing, precheck: LeafPrecheck | None) -> list[str]:
-    if landing.new_folders:
+    if not landing.placed:
+        where = f"edited in place in {landing.branch}"
+    elif landing.new_folders:
         where = f"starts a new branch {landing.new_folders}"
     elif landing.siblings:
         names = ", ".join(PurePosixPath(s).parent.name for s in landing.siblings[:8])

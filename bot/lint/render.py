@@ -43,16 +43,33 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _annotated(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """The findings GitHub shows as annotations, and the ones past its cap of each kind."""
+    shown: list[Finding] = []
+    overflow: list[Finding] = []
+    count: Counter[Severity] = Counter()
+    for f in sort_findings(findings):
+        (overflow if count[f.severity] >= GITHUB_ANNOTATIONS_PER_TYPE else shown).append(f)
+        count[f.severity] += 1
+    return shown, overflow
+
+
+def render_overflow_text(findings: list[Finding]) -> str:
+    """The findings past GitHub's annotation cap as text lines: where no step summary takes them (a run
+    outside Actions), they go to stdout after the workflow commands instead of vanishing."""
+    _, overflow = _annotated(findings)
+    if not overflow:
+        return ""
+    lines = [f"{f.path}:{f.line}:{f.col}: {f.severity} [{f.rule}] {f.message}" for f in overflow]
+    head = f"GitHub shows {GITHUB_ANNOTATIONS_PER_TYPE} annotations of each kind per step; the other {len(overflow)}:"
+    return "\n".join([head, *lines]) + "\n"
+
+
 def render_github(findings: list[Finding], files_checked: int) -> tuple[str, str]:
     """Workflow commands for stdout, and markdown for $GITHUB_STEP_SUMMARY with whatever did not fit."""
     commands = []
-    overflow: list[Finding] = []
-    shown: Counter[Severity] = Counter()
-    for f in sort_findings(findings):
-        if shown[f.severity] >= GITHUB_ANNOTATIONS_PER_TYPE:
-            overflow.append(f)
-            continue
-        shown[f.severity] += 1
+    shown, overflow = _annotated(findings)
+    for f in shown:
         props = f"file={_escape_property(f.path)},line={f.line},col={f.col},title={_escape_property(f.rule)}"
         commands.append(f"::{f.severity} {props}::{_escape_data(f.message)}")
     summary = [f"### taxbot lint\n\n{summary_line(findings, files_checked)}\n"]

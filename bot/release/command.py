@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 
-from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_STOPPED
-from bot.generation.teacher import endpoint_from
+from bot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_STOPPED, UsageError
+from bot.generation.teacher import ConfigError, endpoint_from
 from bot.lint.batch import TargetError
-from bot.taxonomy.config import config_in
+from bot.taxonomy.config import CONFIG_NAME, config_in
 from bot.taxonomy.tree import git_source
 
 
@@ -26,45 +27,81 @@ def _push_messages(env: dict[str, str]) -> list[str]:
         return []
 
 
-def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: str | None) -> int:
-    """Run a release and turn its outcome into an exit code; the work happens in bot.release.pipeline."""
-    try:  # the release trains: it needs the `train` extra
-        from huggingface_hub import HfApi
+def _missing_train_extra() -> str | None:
+    """The release trains: it needs the `train` extra. Looked up, not imported, so the check is instant."""
+    missing = [name for name in ("torch", "transformers", "huggingface_hub") if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"releasing needs the `train` extra (missing {', '.join(missing)}): pip install 'taxbot[train]'"
+    return None
 
-        from bot.github.client import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
-        from bot.release.answer import TeacherJudge
-        from bot.release.hub import HubError
-        from bot.release.journal import JournalError
-        from bot.release.pipeline import ReleaseEdges, ReleaseError, ReleaseInputs, ReleaseStopped, run_release
-        from bot.release.settings import SettingsError, read_settings
-        from trainer.answer import LocalAnswerer
-    except ImportError as error:
-        raise TargetError(f"releasing needs the `train` extra: pip install 'taxbot[train]' ({error})") from error
+
+def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: str | None) -> int:
+    """Run a release and turn its outcome into an exit code; the work happens in bot.release.pipeline.
+
+    Everything a release needs (settings, tokens, the teacher, the `train` extra) is checked first and
+    every problem reported in one run, before any work.
+    """
+    from bot.github.client import settings_from_env
+    from bot.release.settings import SettingsError, read_settings
+
     env = dict(os.environ)
     # The config comes from the commit being released, not from whatever the work tree holds.
-    config, problems = config_in(git_source(taxonomy_dir, commit))
-    for problem in problems:
+    source = git_source(taxonomy_dir, commit)
+    config, config_problems = config_in(source)
+    for problem in config_problems:
         print(f"{problem.path}:{problem.line}:{problem.col}: {problem.severity} {problem.message}", file=sys.stderr)
+    short = source.commit.hexsha[:12]
+    if source.entry(CONFIG_NAME) is None:
+        where = f"there is no {CONFIG_NAME} at {short} (add one at the taxonomy root)"
+    else:
+        where = f"{CONFIG_NAME} at {short}"
+    problems: list[str] = []
+    settings = gate = None
     try:
         settings, gate, warnings = read_settings(config.section("release"), config.section("gate"))
     except SettingsError as error:
-        raise TargetError(str(error)) from error
+        problems += [f"{where}: {problem}" for problem in error.problems]
+        warnings = []
     for warning in warnings:
         print(f"taxbot: {warning}", file=sys.stderr)
-    teacher = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
-    if teacher is None:
-        raise TargetError("no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL")
+    teacher = None
+    try:
+        teacher = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
+    except ConfigError as error:
+        problems.append(f"the `teacher:` section of {CONFIG_NAME}: {error}")
+    else:
+        if teacher is None:
+            problems.append("no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL")
     if not env.get("HF_TOKEN"):
-        raise TargetError(f"HF_TOKEN is not set: the release needs a Hub token that can write {settings.hub_repo}")
-    github_repo = settings.github_repo or env.get("GITHUB_REPOSITORY")
+        hub_repo = settings.hub_repo if settings else "`release.hub_repo`"
+        problems.append(f"HF_TOKEN is not set: the release needs a Hub token that can write {hub_repo}")
+    try:
+        github_settings = settings_from_env(env)
+    except UsageError as error:
+        problems.append(str(error))
+    github_repo = (settings.github_repo if settings else None) or env.get("GITHUB_REPOSITORY")
     if not github_repo:
-        raise TargetError("no GitHub repository: set `release.github_repo` or GITHUB_REPOSITORY")
+        problems.append("no GitHub repository: set `release.github_repo` or GITHUB_REPOSITORY")
+    if missing := _missing_train_extra():
+        problems.append(missing)
+    if problems:
+        raise TargetError(f"{len(problems)} problem(s) before the release can start:\n  " + "\n  ".join(problems))
+    assert settings is not None and gate is not None and teacher is not None and github_repo  # checked above
+
+    from huggingface_hub import HfApi
+
+    from bot.github.client import GITHUB_FAILURES, GitHubError, connect, describe
+    from bot.release.answer import TeacherJudge
+    from bot.release.hub import HubError
+    from bot.release.journal import JournalError
+    from bot.release.pipeline import ReleaseEdges, ReleaseError, ReleaseInputs, ReleaseStopped, run_release
+    from trainer.answer import LocalAnswerer
 
     def log(line: str) -> None:
         print(f"release: {line}", file=sys.stderr, flush=True)
 
     try:
-        repository = connect(settings_from_env(env)).get_repo(github_repo)
+        repository = connect(github_settings).get_repo(github_repo)
         edges = ReleaseEdges(
             teacher=teacher,
             hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env["HF_TOKEN"]),

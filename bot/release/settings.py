@@ -19,7 +19,11 @@ _PLACEHOLDERS = ("date", "short_sha", "sha")
 
 
 class SettingsError(Exception):
-    """`release:` or `gate:` in .taxbot.yaml is wrong; the message lists every problem."""
+    """`release:` or `gate:` in .taxbot.yaml is wrong; the message lists every problem, `problems` holds them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in .taxbot.yaml:\n  " + "\n  ".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -142,5 +146,5 @@ def read_settings(
     gate_settings = GateSettings(**typed_gate)
     problems += _release_problems(settings) + _gate_problems(gate_settings)
     if problems:
-        raise SettingsError(f"{len(problems)} problem(s) in .taxbot.yaml:\n  " + "\n  ".join(problems))
+        raise SettingsError(problems)
     return settings, gate_settings, warnings

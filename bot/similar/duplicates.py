@@ -196,9 +196,20 @@ def describe(match: Match) -> str:
     )
 
 
+SEVERITIES = {
+    MatchKind.QNA: Severity.ERROR,  # a copied seed example teaches nothing new and skews the data
+    MatchKind.QUESTION: Severity.WARNING,
+    MatchKind.ANSWER: Severity.WARNING,
+    MatchKind.CONTEXT: Severity.WARNING,
+}
+"""One severity per kind, for the review's findings and `taxbot similar`'s exit code alike."""
+
+
 def to_findings(matches: Sequence[Match]) -> list[Finding]:
-    """Warnings for the pull-request review, one per match, on the changed leaf's line."""
-    return [Finding(m.changed.path, m.changed.line, 1, Severity.WARNING, RULES[m.kind], describe(m)) for m in matches]
+    """Findings for the pull-request review, one per match, on the changed leaf's line."""
+    return [
+        Finding(m.changed.path, m.changed.line, 1, SEVERITIES[m.kind], RULES[m.kind], describe(m)) for m in matches
+    ]
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,10 @@ def read_yaml(text: str) -> YamlDoc | None:
         node = yaml.compose(text, Loader=yaml.SafeLoader if "\t" in text else _FAST_LOADER)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
+        if error.problem and "end of stream" in error.problem and error.context_mark:
+            mark = error.context_mark  # an unclosed quote or bracket: where it opened, not the end of the file
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise YamlDocError(_describe(error), line, col) from error
+        raise YamlDocError(_describe(error, _char_at(text, line, col)), line, col) from error
     except yaml.YAMLError as error:
         raise YamlDocError(str(error)) from error
     if node is None:
@@ -153,17 +155,55 @@ def read_yaml(text: str) -> YamlDoc | None:
     except ConstructorError as error:
         mark = error.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise YamlDocError(_describe(error), line, col) from error
+        raise YamlDocError(_describe(error, _char_at(text, line, col)), line, col) from error
     except RecursionError as error:
         raise YamlDocError("the document nests too deeply to read") from error
     return builder.doc
 
 
-def _describe(error: yaml.MarkedYAMLError) -> str:
-    parts = [p for p in (error.context, error.problem) if p]
-    message = "; ".join(parts) or "not valid YAML"
-    if "expected a single document" in message:
-        return "the file holds more than one YAML document (a second `---`); a leaf is one document"
-    if "found character '\\t'" in message:
-        return "a tab character here is not valid YAML (tabs cannot indent or end a plain value); use spaces"
-    return f"YAML syntax error: {message}"
+def _char_at(text: str, line: int, col: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1][col - 1 : col] if 0 < line <= len(lines) else ""
+
+
+# PyYAML's parser messages, said in a contributor's words with the fix; matched on (context, problem).
+_PLAIN_WORDS: tuple[tuple[str, str, str], ...] = (
+    ("expected a single document", "", "the file holds more than one YAML document (a second `---`); a leaf is one "
+     "document: remove the second `---` and what is not part of the leaf"),
+    ("", "found character '\\t'", "a tab character here is not valid YAML (tabs cannot indent or end a plain value); "
+     "use spaces"),
+    ("", "mapping values are not allowed", "a `: ` (colon and space) inside a value reads as a new key; put the whole "
+     "value in quotes, or write it as a block (`|` and the text indented on the next lines)"),
+    ("simple key", "could not find expected ':'", "this line is neither `key: value` nor the continuation of the value "
+     "above: add the missing `:` after the key, or indent the line further to continue the value above"),
+    ("next token", "cannot start any token", "a value cannot start with `{char}`; put the value in quotes"),
+    ("block mapping", "expected key", "this line does not line up with the keys above it: indent it exactly like its "
+     "sibling keys; if a quoted value ends early (an apostrophe inside single quotes), use double quotes "
+     "or write `''` for the apostrophe"),
+    ("block collection", "expected '-' indicator", "this line does not line up with the list items above it: start "
+     "each item with `-` at the same indentation"),
+    ("", "undefined alias", "a value starting with `*` reads as a YAML alias; put the value in quotes"),
+    ("anchor", "", "a value starting with `&` reads as a YAML anchor; put the value in quotes"),
+    ("alias", "", "a value starting with `*` reads as a YAML alias; put the value in quotes"),
+    ("quoted scalar", "end of stream", "this quoted value is never closed; add the closing quote"),
+    ("quoted scalar", "unknown escape", "inside double quotes a backslash starts an escape such as `\\n`; write "
+     "`\\\\` for a backslash, or use single quotes"),
+    ("block scalar", "", "after `|` or `>` only `-`, `+` or an indentation digit may follow; start the text on the "
+     "next line, indented"),
+    ("flow sequence", "", "a list in `[...]` is not closed or its items are not separated by commas; add the "
+     "missing `,` or `]`, or quote a value that starts with `[`"),
+    ("flow mapping", "", "a mapping in `{{...}}` is not closed; add the missing `}}`, or quote a value that starts "
+     "with `{{`"),
+    ("", "could not determine a constructor for the tag", "a value starting with `!` reads as a YAML tag; put the "
+     "value in quotes"),
+)
+
+
+def _describe(error: yaml.MarkedYAMLError, char: str = "") -> str:
+    """PyYAML's complaint in plain words, with what to do; its own text is kept only when it is not known."""
+    context, problem = error.context or "", error.problem or ""
+    for in_context, in_problem, message in _PLAIN_WORDS:
+        if in_context in context and in_problem in problem:
+            return message.format(char=char)
+    parts = [p for p in (context, problem) if p]
+    return f"YAML syntax error: {'; '.join(parts) or 'not valid YAML'}"

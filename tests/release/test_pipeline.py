@@ -210,7 +210,7 @@ def test_a_release_without_a_hub_token_stops_before_any_work(
 ) -> None:
     monkeypatch.delenv("HF_TOKEN")
     assert world.release(first_commit(world, base_model)) == 2
-    expected = f"taxbot: HF_TOKEN is not set: the release needs a Hub token that can write {MODEL}"
+    expected = f"\n  HF_TOKEN is not set: the release needs a Hub token that can write {MODEL}"
     assert expected in capsys.readouterr().err
     assert not world.teacher.requests and not world.work.exists()
 
@@ -219,4 +219,5 @@ def test_release_settings_are_checked_before_any_work(world: World, capsys: pyte
     sha = world.commit({".taxbot.yaml": "release:\n  hub_repo: nobody\ngate:\n  min_gain: 0\n"}, "config")
     assert world.release(sha) == 2
     err = capsys.readouterr().err
-    assert "taxbot: 3 problem(s) in .taxbot.yaml:" in err and "`gate.min_gain` must be above 0" in err
+    assert "taxbot: 3 problem(s) before the release can start:" in err
+    assert f".taxbot.yaml at {sha[:12]}: `gate.min_gain` must be above 0" in err

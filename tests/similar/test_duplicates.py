@@ -138,13 +138,13 @@ def test_a_modified_leaf_is_not_a_duplicate_of_its_own_old_version() -> None:
     assert len(check(index, [modified])) == 5
 
 
-def test_findings_are_warnings_on_the_changed_line_with_a_rule_per_kind() -> None:
+def test_findings_are_on_the_changed_line_with_a_rule_per_kind_and_a_copied_seed_is_an_error() -> None:
     index = index_of(TREE)
     change = leaf(NEW, skill([FILLER[3], ("Name the largest ocean on Earth.", "It is the Pacific.")]))
     findings = to_findings(check(index, [change]))
     first, second = (seed.question_line for seed in change.seed_examples)
     assert [(f.line, f.severity, f.rule) for f in findings] == [
-        (first, Severity.WARNING, "similar/duplicate-qna"),  # FILLER[3] in the tree
+        (first, Severity.ERROR, "similar/duplicate-qna"),  # FILLER[3] in the tree: the review fails, as `similar` does
         (first, Severity.WARNING, "similar/duplicate-question"),  # the second seed example of the change
         (second, Severity.WARNING, "similar/duplicate-question"),  # FILLER[3] in the tree, answered otherwise
     ]
