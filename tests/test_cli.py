@@ -120,3 +120,102 @@ def test_many_files_across_processes_give_the_same_findings(tmp_path: Path, monk
     monkeypatch.setattr(bot.lint.batch, "PARALLEL_FROM", 2)
     pooled = bot.lint.batch.lint_targets(targets, bot.lint.batch.Profile.STRICT, jobs=2)
     assert sorted(pooled) == sorted(alone) and len(alone) == 9
+
+
+# The first hour: what a new contributor meets.
+
+
+def test_version_is_the_installed_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        expected = version("taxbot")
+    except PackageNotFoundError:
+        expected = "unknown (not installed)"
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"taxbot {expected}"
+
+
+def test_colour_on_a_terminal_only_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert main(["lint", str(DEMO_PR)]) == 1
+    assert "\033[" not in capsys.readouterr().out  # captured, as when piped
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["lint", str(DEMO_PR)]) == 1
+    out = capsys.readouterr().out
+    assert ": \033[31merror\033[0m [schema/minItems]" in out and ": \033[33mwarning\033[0m [yaml-boolean]" in out
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert main(["lint", str(DEMO_PR)]) == 1
+    assert "\033[" not in capsys.readouterr().out
+
+
+def test_a_path_without_leaves_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("no leaves here")
+    assert main(["lint", str(tmp_path)]) == 2
+    assert f"taxbot: no qna.yaml files under {tmp_path}" in capsys.readouterr().err
+
+
+def test_github_format_outside_actions_prints_what_the_annotations_cannot_hold(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {}
+    for i in range(12):
+        files[f"compositional_skills/s{i}/qna.yaml"] = freeform_skill(4)
+        files[f"compositional_skills/s{i}/attribution.txt"] = ATTRIBUTION
+    write_tree(tmp_path, files)
+    result = run("lint", "--format", "github", str(tmp_path / "compositional_skills"))
+    lines = result.stdout.splitlines()
+    assert len([line for line in lines if line.startswith("::error ")]) == 10
+    assert "GitHub shows 10 annotations of each kind per step; the other 2:" in lines
+    assert f"{tmp_path}/compositional_skills/s9/qna.yaml:5:3: error [schema/minItems]" in result.stdout
+
+
+def test_similar_and_gaps_sections_are_checked_by_lint_at_their_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = "similar:\n  question: 20\ngaps:\n  min_examples: 3\n  studnet_pass: 50\n"
+    write_tree(tmp_path, {".taxbot.yaml": config, "compositional_skills/a/qna.yaml": freeform_skill(),
+                          "compositional_skills/a/attribution.txt": ATTRIBUTION})  # fmt: skip
+    assert main(["lint", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{tmp_path}/.taxbot.yaml:2:3: error [config] `similar.question` must be a score from 50 to 100" in out
+    assert f"{tmp_path}/.taxbot.yaml:5:3: warning [config] unknown key `gaps.studnet_pass`" in out
+
+
+def test_train_config_errors_answer_at_once_without_loading_torch() -> None:
+    pytest.importorskip("torch", reason="needs the `train` extra")
+    code = "import sys; from bot.cli import main; c = main(['train', '--config', '/nonexistent.yaml']); " \
+           "print(c, 'torch' in sys.modules)"  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(),
+                            timeout=120)  # fmt: skip
+    assert result.stdout.split() == ["2", "False"]
+    assert result.stderr.startswith("taxbot: cannot read config /nonexistent.yaml")
+
+
+def _readme_block(heading: str) -> str:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index(f"\n{heading}\n") :]
+    start = section.index("```sh\n") + len("```sh\n")
+    return section[start : section.index("\n```", start)]
+
+
+def test_the_readme_try_it_line_runs_twice(tmp_path: Path) -> None:
+    line = _readme_block("## Try it")
+    after_install = line[line.index("pip install -e . && ") + len("pip install -e . && ") :]
+    command = after_install.replace("taxbot review", f"{sys.executable} -m bot review")
+    for _ in range(2):
+        result = subprocess.run(["sh", "-c", command], cwd=REPO_ROOT, capture_output=True, text=True,
+                                env=subprocess_env(TMPDIR=str(tmp_path)), timeout=120)  # fmt: skip
+        assert result.returncode == 1, result.stderr  # the demo contribution has errors
+        assert "\ntaxbot review: changes needed: 5 error(s)" in result.stdout
+        assert "<!--" not in result.stdout
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    steps = _readme_block("## Run the tests").split(" && ")
+    assert steps[-1] == "python -m pytest -q" and "python -m pytest -q" in ci
+    for step in steps[:-1]:
+        assert step.startswith("pip install ")
+        assert f"python -m pip install --quiet {step.removeprefix('pip install ')}".replace("'", '"') in ci, step

@@ -90,3 +90,40 @@ def test_a_copied_leaf_shows_as_duplicates_and_the_student_precheck_runs(
     body = render_summary(review, Links("https://github.example/community/taxonomy"))
     assert "#### Duplicates" in body
     assert f"(https://github.example/community/taxonomy/blob/{base}/{original}#L5)" in body
+
+
+def test_parts_that_did_not_run_say_so_and_a_bad_teacher_section_is_a_note(taxonomy_repo) -> None:
+    from bot.github.comments import render_summary
+    from tests.leaves import ATTRIBUTION, freeform_skill
+
+    leaf = "compositional_skills/arithmetic/addition/qna.yaml"
+    config = "teacher:\n  url: https://teacher.invalid/v1\n  temprature: 1\n"
+    base = taxonomy_repo.commit_files({".taxbot.yaml": config})
+    attribution = leaf.replace("qna.yaml", "attribution.txt")
+    head = taxonomy_repo.commit_files({leaf: freeform_skill(), attribution: ATTRIBUTION})
+    review, _ = make_review(Path(taxonomy_repo.working_dir), base, head, {}, teacher=True)
+    notes = [n.message for n in review.notes]
+    assert any(n.startswith("samples: not run: the `teacher:` section of .taxbot.yaml") and "temprature" in n
+               for n in notes), notes  # fmt: skip
+    assert any(n.startswith("not run: no student is configured") for n in notes), notes
+    assert "precheck" not in review.parts and review.verdict == "pass"
+    body = render_summary(review)
+    assert "#### Precheck" not in body and "None found" not in body.split("#### Duplicates")[0]
+
+
+def test_placement_advice_only_for_leaves_added_or_moved(taxonomy_repo) -> None:
+    from tests.leaves import ATTRIBUTION, freeform_skill
+
+    alone = "compositional_skills/puzzles/riddles/qna.yaml"
+    files = {alone: freeform_skill(), alone.replace("qna.yaml", "attribution.txt"): ATTRIBUTION}
+    base = taxonomy_repo.commit_files(files)
+    edited = taxonomy_repo.commit_files({alone: freeform_skill().replace("1 plus 1 is 2.", "One plus one is two.")})
+    moved = taxonomy_repo.commit_files(
+        {alone: None, "compositional_skills/games/riddles/qna.yaml": freeform_skill(),
+         "compositional_skills/games/riddles/attribution.txt": ATTRIBUTION}, "move")  # fmt: skip
+    review, _ = make_review(Path(taxonomy_repo.working_dir), base, edited, {}, teacher=False)
+    [row] = review.parts["gaps"]
+    assert row["lands in"] == "compositional_skills/puzzles (edited in place)" and row["check"] == ""
+    review, _ = make_review(Path(taxonomy_repo.working_dir), edited, moved, {}, teacher=False)
+    [row] = review.parts["gaps"]
+    assert row["lands in"] == "new branch compositional_skills/games"
