@@ -219,5 +219,5 @@ def test_release_settings_are_checked_before_any_work(world: World, capsys: pyte
     sha = world.commit({".taxbot.yaml": "release:\n  hub_repo: nobody\ngate:\n  min_gain: 0\n"}, "config")
     assert world.release(sha) == 2
     err = capsys.readouterr().err
-    assert "taxbot: 3 problem(s) before the release can start:" in err
+    assert "taxbot: 4 problem(s) before the release can start:" in err  # 3 in the config, and no GitHub repo
     assert f".taxbot.yaml at {sha[:12]}: `gate.min_gain` must be above 0" in err
