@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from license_expression import ExpressionError, get_spdx_licensing
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
 
 from bot.taxonomy.findings import RULES, Finding, Severity
 from bot.taxonomy.tree import Leaf, LeafKind
@@ -50,9 +51,15 @@ _LICENCE_WORDS = (
 )
 
 
+@functools.cache
+def _licensing() -> Licensing:
+    return get_spdx_licensing()  # builds its symbol table from the shipped SPDX list: tens of ms, so once
+
+
+@functools.cache
 def spdx_licence(given: str) -> str | None:
     """The SPDX id `given` names (`Apache License 2.0`, `cc by-sa 4.0`, `CC-BY-SA-4.0`), or None if none."""
-    licensing = get_spdx_licensing()
+    licensing = _licensing()
     candidates = [given.strip()]
     text = given.strip().lower()
     for pattern, replacement in _LICENCE_WORDS:
