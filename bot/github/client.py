@@ -15,6 +15,8 @@ from urllib3.util.retry import Retry
 from bot.errors import UsageError
 
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_BOT_LOGIN = "github-actions[bot]"
+"""Who GITHUB_TOKEN writes as; a GitHub App's token writes as `<app-slug>[bot]` (set TAXBOT_BOT_LOGIN)."""
 
 
 class GitHubError(Exception):

@@ -13,7 +13,7 @@ from github import Github, GithubException
 from github.Repository import Repository
 
 from bot.errors import UsageError
-from bot.github.client import GitHubError, connect, create_once, describe, settings_from_env
+from bot.github.client import DEFAULT_BOT_LOGIN, GitHubError, connect, create_once, describe, settings_from_env
 from bot.github.commands import EXPENSIVE, Access, is_bot, parse_command
 from bot.github.comments import Links, read_state, with_command_log
 from bot.github.publish import Target, own_summary, publish_review
@@ -35,7 +35,6 @@ from bot.taxonomy.diff import changed_leaves
 from bot.taxonomy.tree import git_source, open_repo, resolve_commit
 
 MAX_REPORT_BYTES = 20_000_000
-DEFAULT_BOT_LOGIN = "github-actions[bot]"
 
 
 class EventError(UsageError):

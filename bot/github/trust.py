@@ -13,7 +13,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from bot.github.client import GITHUB_FAILURES, describe
-from bot.github.commands import WRITE_ROLES, is_bot
+from bot.github.commands import is_bot
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 _APPROVE = re.compile(r"^\s*/taxbot\s+approve\s+([0-9a-f]{40})\s*$", re.MULTILINE)
@@ -148,5 +148,3 @@ def may_command(access_allows: Callable[[str, Callable[[str], str], Callable[[st
     """`allowed(login)` for `Access.allows`, with the repository's roles and the teams' memberships."""
     return lambda login: access_allows(login, role_of(repo), team_membership(gh, log))
 
-
-__all__ = ["WRITE_ROLES"]

@@ -96,6 +96,8 @@ class FakeGitHub:
         self._lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lost: list[tuple[Callable[[ReceivedRequest], bool], list[int]]] = []
+        # GITHUB_TOKEN cannot read an organisation's teams; a GitHub App's installation token can.
+        self.teams_readable = True
         self._add_routes()
 
     @property
@@ -366,6 +368,9 @@ class FakeGitHub:
         return Reply(200, self.render.team(self._team(p)))
 
     def _get_membership(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
+        if not self.teams_readable:
+            raise _Stop(Reply(403, {"message": "Resource not accessible by integration", "documentation_url": DOCS,
+                                    "status": "403"}))  # fmt: skip
         team = self._team(p)
         if p["login"] not in team.members:
             raise _Stop(_not_found())
@@ -388,7 +393,12 @@ class FakeGitHub:
     def _list_pulls(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
         state = request.query.get("state", "open")
-        pulls = [pr for pr in repo.pulls.values() if state in ("all", pr.state)]
+        head = request.query.get("head")  # `owner:branch`, the way GitHub filters by the head's repository
+        pulls = [
+            pr
+            for pr in repo.pulls.values()
+            if state in ("all", pr.state) and head in (None, f"{pr.head_repo.split('/')[0]}:{pr.head_ref}")
+        ]
         return self._paged(request, [self.render.pull(repo, pr) for pr in pulls])
 
     def _get_pull(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
