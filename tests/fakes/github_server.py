@@ -96,6 +96,7 @@ class FakeGitHub:
         self._lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._lost: list[tuple[Callable[[ReceivedRequest], bool], list[int]]] = []
+        self.exchanges: list[tuple[ReceivedRequest, Reply]] = []  # what the handlers answered (not the faults)
         # GITHUB_TOKEN cannot read an organisation's teams; a GitHub App's installation token can.
         self.teams_readable = True
         self._add_routes()
@@ -196,11 +197,11 @@ class FakeGitHub:
 
     def _add_routes(self) -> None:
         r = self._route
-        r("GET", "/user", lambda req, _: Reply(200, self.render.user(self._caller(req))))
+        r("GET", "/user", lambda req, _: Reply(200, self.render.public_user(self._caller(req))))
         r(
             "GET",
             "/users/(?P<login>[^/]+)",
-            lambda _, p: Reply(200, self.render.user(self.state.user(p["login"]))),
+            lambda _, p: Reply(200, self.render.public_user(self.state.user(p["login"]))),
         )
         r("GET", "/rate_limit", self._get_rate_limit)
         r("GET", "/orgs/(?P<org>[^/]+)", self._get_org)
@@ -210,7 +211,6 @@ class FakeGitHub:
             "/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/memberships/(?P<login>[^/]+)",
             self._get_membership,
         )
-        r("GET", "/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members/(?P<login>[^/]+)", self._get_team_member)
         r("GET", "{repo}", lambda _, p: Reply(200, self.render.repo(self._repo(p))))
         r("GET", "{repo}/collaborators/(?P<login>[^/]+)/permission", self._get_permission)
         r("GET", "{repo}/pulls", self._list_pulls)
@@ -273,6 +273,7 @@ class FakeGitHub:
                     reply = self._dispatch(request, path)
             except _Stop as stop:
                 reply = stop.reply
+            self.exchanges.append((request, reply))
             for matches, left in self._lost:
                 if left[0] > 0 and matches(request) and reply.status < 400:
                     left[0] -= 1
@@ -376,16 +377,10 @@ class FakeGitHub:
             raise _Stop(_not_found())
         return Reply(200, self.render.membership(team, p["login"]))
 
-    def _get_team_member(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
-        team = self._team(p)
-        if p["login"] not in team.members or p["login"] in team.pending:
-            raise _Stop(_not_found())
-        return Reply(204)
-
     def _get_permission(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
         role = repo.role_of(p["login"])
-        user = self.render.user(self.state.user(p["login"]))
+        user = self.render.user(self.state.user(p["login"])) | {"role_name": role}
         return Reply(200, {"permission": ROLE_PERMISSION[role], "role_name": role, "user": user})
 
     # Pull requests and their files.
