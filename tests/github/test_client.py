@@ -107,3 +107,15 @@ def test_a_quiet_rerun_on_a_3000_file_pull_request_takes_a_handful_of_requests(g
     publish_review(target, review(head, [2]), {LEAF: ["a: 1"] * 10}, print)
     rerun = len(github_server.requests) - first
     assert rerun <= 5, [f"{r.method} {r.path}" for r in github_server.requests[first:]]
+
+
+def test_fixed_findings_have_their_threads_resolved_across_pages_of_threads(github_server: FakeGitHub) -> None:
+    target, head = target_for(github_server)
+    pull = github_server.state.repos[REPO].pulls[1]
+    pull.files = [added_file(LEAF, "a: 1\n" * 130)]
+    text = [f"k{n}:\tv" for n in range(130)]
+    publish_review(target, review(head, list(range(1, 121))), {LEAF: text}, print)
+    publish_review(target, review(head, [1]), {LEAF: text}, print)  # 119 fixed, one left
+    threads = github_server.state.repos[REPO].review_comments.values()
+    assert sum(c.resolved for c in threads) == 119 and len(threads) == 120
+    assert len(github_server.calls("POST", "/api/graphql$")) == 2 + 119  # two pages of threads, one resolve each
