@@ -26,15 +26,17 @@ def _push_messages(env: dict[str, str]) -> list[str]:
         return []
 
 
-def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: str | None) -> int:
-    """Run a release and turn its outcome into an exit code; the work happens in bot.release.pipeline."""
+def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: str | None,
+                    steps: tuple[str, ...] | None = None) -> int:  # fmt: skip
+    """Run a release (all its steps, or `steps`) and turn its outcome into an exit code; the work happens in
+    bot.release.pipeline. Announcing alone needs no Hub token: it only reads the journal and writes to GitHub."""
     try:  # the release trains: it needs the `train` extra
         from huggingface_hub import HfApi
 
         from bot.github.client import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
         from bot.release.answer import TeacherJudge
         from bot.release.hub import HubError
-        from bot.release.journal import JournalError
+        from bot.release.journal import STEPS, JournalError
         from bot.release.pipeline import ReleaseEdges, ReleaseError, ReleaseInputs, ReleaseStopped, run_release
         from bot.release.settings import SettingsError, read_settings
         from trainer.answer import LocalAnswerer
@@ -54,7 +56,12 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
     teacher = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
     if teacher is None:
         raise TargetError("no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL")
-    if not env.get("HF_TOKEN"):
+    steps = steps or STEPS
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        raise TargetError(f"unknown release step(s) {', '.join(unknown)}; the steps are {', '.join(STEPS)}")
+    announce_only = set(steps) == {"announce"}
+    if not env.get("HF_TOKEN") and not announce_only:
         raise TargetError(f"HF_TOKEN is not set: the release needs a Hub token that can write {settings.hub_repo}")
     github_repo = settings.github_repo or env.get("GITHUB_REPOSITORY")
     if not github_repo:
@@ -67,7 +74,7 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
         repository = connect(settings_from_env(env)).get_repo(github_repo)
         edges = ReleaseEdges(
             teacher=teacher,
-            hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env["HF_TOKEN"]),
+            hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env.get("HF_TOKEN") or None),
             github=repository,
             answerer=lambda model: LocalAnswerer(model, max_new_tokens=gate.max_new_tokens),
             judge=TeacherJudge(teacher) if gate.judge else None,
@@ -76,7 +83,7 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
         cache_dir = Path(cache) if cache else taxonomy_dir / ".taxbot-cache"
         work_dir = Path(work) if work else cache_dir / "releases"
         inputs = ReleaseInputs(taxonomy_dir, commit, work_dir, cache_dir, settings, gate, _push_messages(env))
-        outcome = run_release(inputs, edges)
+        outcome = run_release(inputs, edges, steps)
     except ReleaseStopped as stopped:
         print(f"taxbot: {stopped}", file=sys.stderr)
         return EXIT_STOPPED
@@ -86,6 +93,9 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
     except (ReleaseError, HubError, GitHubError, JournalError) as error:
         print(f"taxbot: {error}", file=sys.stderr)
         return EXIT_FINDINGS
+    if announce_only:
+        print(f"announced {outcome.tag}")
+        return EXIT_CLEAN
     gate_text = (outcome.work_dir / "gate.md").read_text(encoding="utf-8")
     print(gate_text)
     if step_summary := env.get("GITHUB_STEP_SUMMARY"):
