@@ -342,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     github = commands.add_parser("github", help="act on the GitHub Actions event in GITHUB_EVENT_PATH")
     github.add_argument("--taxonomy", default=".", metavar="DIR", help="the checked-out taxonomy (default: .)")
     github.add_argument("--report-out", metavar="FILE", help="only write the review report (untrusted run)")
-    github.add_argument("--report", metavar="FILE", help="publish a report an untrusted run wrote")
+    github.add_argument("--report", metavar="FILE",
+                        help="a report an untrusted run wrote: a hint, checked against GitHub, never believed")
     github.set_defaults(handler=cmd_github)
 
     train = commands.add_parser(
