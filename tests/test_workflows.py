@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 REUSABLE = ROOT / ".github" / "workflows"
 CALLERS = ROOT / "examples" / "github-workflows"
 ACTIONS = ROOT / "actions"
