@@ -301,7 +301,8 @@ def cmd_github(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from bot.release.command import release_command
 
-    return release_command(Path(args.taxonomy), args.commit, args.cache, args.work)
+    steps = tuple(s.strip() for s in args.steps.split(",") if s.strip()) if args.steps else None
+    return release_command(Path(args.taxonomy), args.commit, args.cache, args.work, steps)
 
 
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
@@ -393,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     github = commands.add_parser("github", help="act on the GitHub Actions event in GITHUB_EVENT_PATH")
     github.add_argument("--taxonomy", default=".", metavar="DIR", help="the checked-out taxonomy (default: .)")
     github.add_argument("--report-out", metavar="FILE", help="only write the review report (untrusted run)")
-    github.add_argument("--report", metavar="FILE", help="publish a report an untrusted run wrote")
+    github.add_argument("--report", metavar="FILE",
+                        help="a report an untrusted run wrote: a hint, checked against GitHub, never believed")
     github.set_defaults(handler=cmd_github)
 
     train = commands.add_parser(
@@ -409,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--commit", required=True, metavar="SHA", help="the merged taxonomy commit to release")
     release.add_argument("--work", metavar="DIR", help="journals, data and runs (default: CACHE/releases)")
     release.add_argument("--cache", metavar="DIR", help="reply cache and store (default: DIR/.taxbot-cache)")
+    release.add_argument("--steps", metavar="LIST", help="only these steps, comma-separated (default: all; the GPU "
+                         "job runs plan,generate,train,gate,publish and a job with a write token runs announce)")
     release.set_defaults(handler=cmd_release)
     return parser
 

@@ -12,7 +12,8 @@ import pytest
 pytest_plugins = ["tests.fakes.fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# ../shared/data beside the checkout; TAXBOT_SHARED_DATA names it where the checkout is elsewhere (a worktree).
+SHARED_DATA = Path(os.environ.get("TAXBOT_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

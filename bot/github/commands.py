@@ -11,7 +11,8 @@ COMMANDS: dict[str, str] = {
     "review": "review the pull request's head again",
     "generate": "ask the teacher for sample pairs of the changed leaves",
     "precheck": "ask the current model the seed questions of the changed leaves",
-    "approve": "allow teacher calls for this head commit of a fork's pull request",
+    "approve": "`/taxbot approve <full head sha>`: allow teacher calls for exactly that commit of a fork's pull "
+    "request",
 }
 EXPENSIVE = frozenset({"generate", "precheck"})
 """Commands that call the teacher or the student: on a fork's pull request only after approval."""

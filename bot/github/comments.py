@@ -6,10 +6,11 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.review import Review
-from bot.safetext import comment_safe
+from bot.safetext import code_span, comment_safe, url_path
 from bot.taxonomy.findings import Finding, Severity, sort_findings
 
 SUMMARY_MARKER = "<!-- taxbot:summary -->"
@@ -43,14 +44,19 @@ def read_state(body: str) -> dict[str, object]:
 
 
 def _code(text: str) -> str:
-    return "`" + comment_safe(text, 300).replace("`", "'") + "`"
+    return code_span(text, 300)
+
+
+def _blob_link(label: str, links: Links, commit: str, path: str, line: int) -> str:
+    """`label` in code, linked to `path` at `commit` when the repository's address is known; the path is
+    percent-encoded, so a `)` or a space in it cannot end the link's target."""
+    if not links.repo_url:
+        return _code(label)
+    return f"[{_code(label)}]({links.repo_url}/blob/{url_path(commit)}/{url_path(path)}#L{line})"
 
 
 def _where(finding: Finding, review: Review, links: Links) -> str:
-    label = f"{finding.path}:{finding.line}"
-    if links.repo_url:
-        return f"[{_code(label)}]({links.repo_url}/blob/{review.head}/{finding.path}#L{finding.line})"
-    return _code(label)
+    return _blob_link(f"{finding.path}:{finding.line}", links, review.head, finding.path, finding.line)
 
 
 def _cell(text: object, limit: int = 300) -> str:
@@ -78,9 +84,9 @@ _PLACE = re.compile(r"^(?P<path>[^:\s]+\.ya?ml):(?P<line>\d+)$")
 def _place_link(place: object, commit: str, links: Links) -> str:
     """`path:line` as a link to that line at `commit`, when the repository's address is known."""
     match = _PLACE.match(str(place))
-    if match is None or not links.repo_url:
+    if match is None:
         return _code(str(place))
-    return f"[{_code(str(place))}]({links.repo_url}/blob/{commit}/{match['path']}#L{match['line']})"
+    return _blob_link(str(place), links, commit, match["path"], int(match["line"]))
 
 
 def _duplicates_section(rows: list[dict[str, object]], review: Review, links: Links) -> str:
@@ -130,7 +136,8 @@ def render_summary(review: Review, links: Links = Links(), state: dict[str, obje
         SUMMARY_MARKER,
         f"<!-- taxbot:state {json.dumps(state, separators=(',', ':'))} -->",
         f"### taxbot review: {icon}",
-        f"Head `{review.head[:12]}` · {len(review.changes)} leaf change(s) · {errors} error(s) · {warnings} warning(s)",
+        f"Head {_code(review.head[:12])} · {len(review.changes)} leaf change(s) · {errors} error(s) · "
+        f"{warnings} warning(s)",
     ]
     per_leaf: Counter[tuple[str, Severity]] = Counter((f.path, f.severity) for f in review.findings)
     changes = ["| leaf | change | errors | warnings |", "|---|---|---|---|"] + [
@@ -183,9 +190,24 @@ def check_run_output(review: Review) -> tuple[str, str, list[dict[str, object]]]
     return title, summary, annotations
 
 
-def finding_id(finding: Finding) -> str:
-    blob = json.dumps([finding.path, finding.line, finding.rule, finding.message])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+_LINE_NUMBERS = re.compile(r"\b(lines?) \d+(?:-\d+)?")
+
+
+def finding_ids(findings: Iterable[Finding], lines: dict[str, list[str]]) -> list[tuple[Finding, str]]:
+    """An identity for each finding that survives lines moving: the file, the rule, the message without
+    line numbers, the text of its line, and which of several such findings it is, never the line number.
+    A push that inserts a line above a finding keeps its id, so its comment is neither resolved nor posted
+    again. Sorted by place."""
+    ids: list[tuple[Finding, str]] = []
+    seen: Counter[tuple[str, ...]] = Counter()
+    for finding in sort_findings(list(findings)):
+        text = lines.get(finding.path, [])
+        line_text = text[finding.line - 1].strip() if 0 < finding.line <= len(text) else ""
+        key = (finding.path, finding.rule, _LINE_NUMBERS.sub(r"\1 N", finding.message), line_text)
+        seen[key] += 1
+        blob = json.dumps([*key, seen[key]])
+        ids.append((finding, hashlib.sha256(blob.encode()).hexdigest()[:16]))
+    return ids
 
 
 def posted_finding_id(body: str) -> str | None:
@@ -215,13 +237,13 @@ def inline_comments(
 ) -> list[dict[str, object]]:
     """Review comments for findings on lines the pull request changed; each carries its own id."""
     comments = []
-    for finding in sort_findings(review.findings):
+    for finding, fid in finding_ids(review.findings, lines):
         if finding.line not in commentable.get(finding.path, set()):
             continue
         text = lines.get(finding.path, [])
         line_text = text[finding.line - 1] if 0 < finding.line <= len(text) else None
         level = "**error**" if finding.severity is Severity.ERROR else "warning"
-        body = (f"<!-- taxbot:finding {finding_id(finding)} -->\n{level} `{finding.rule}`: "
+        body = (f"<!-- taxbot:finding {fid} -->\n{level} {_code(finding.rule)}: "
                 f"{comment_safe(finding.message, 2000)}{_suggestion(finding, line_text)}")  # fmt: skip
         comments.append({"path": finding.path, "line": finding.line, "side": "RIGHT", "body": body})
     return comments

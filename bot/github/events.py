@@ -13,10 +13,20 @@ from github import Github, GithubException
 from github.Repository import Repository
 
 from bot.errors import UsageError
-from bot.github.client import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
+from bot.github.client import DEFAULT_BOT_LOGIN, GitHubError, connect, create_once, describe, settings_from_env
 from bot.github.commands import EXPENSIVE, Access, is_bot, parse_command
 from bot.github.comments import Links, read_state, with_command_log
 from bot.github.publish import Target, own_summary, publish_review
+from bot.github.trust import (
+    SHA,
+    NotForUs,
+    approval_in,
+    approved_head,
+    is_fork,
+    may_command,
+    pulls_for_run,
+    run_head,
+)
 from bot.lint.leaf import LintSettings, Profile
 from bot.parts import review_parts
 from bot.review import Note, Review, build_review, review_from_json
@@ -25,7 +35,6 @@ from bot.taxonomy.diff import changed_leaves
 from bot.taxonomy.tree import git_source, open_repo, resolve_commit
 
 MAX_REPORT_BYTES = 20_000_000
-DEFAULT_BOT_LOGIN = "github-actions[bot]"
 
 
 class EventError(UsageError):
@@ -67,13 +76,14 @@ def load_event(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
 
 def make_review(taxonomy: Path, base: str, head: str, env: Mapping[str, str], *, teacher: bool,
                 profile: Profile = Profile.STRICT, only: Collection[str] | None = None,
-                ) -> tuple[Review, dict[str, list[str]]]:  # fmt: skip
+                config_commit: str | None = None) -> tuple[Review, dict[str, list[str]]]:  # fmt: skip
     """The review of base..head (its parts limited to `only` when given), and the head's text of each
-    changed leaf (for suggestions)."""
+    changed leaf (for suggestions). The head is read as data, never run. `.taxbot.yaml` comes from
+    `config_commit` when given (the trusted run: the default branch), else from the base."""
     repo, _ = open_repo(taxonomy)
     base, head = resolve_commit(repo, base).hexsha, resolve_commit(repo, head).hexsha
     change_set = changed_leaves(taxonomy, base, head)
-    config = config_in(change_set.base)[0]
+    config = config_in(change_set.base if config_commit is None else git_source(taxonomy, config_commit))[0]
     parts, notes = review_parts(config, env, teacher=teacher)
     if only is not None:
         parts = {name: part for name, part in parts.items() if name in only}
@@ -87,6 +97,13 @@ def make_review(taxonomy: Path, base: str, head: str, env: Mapping[str, str], *,
     return review, lines
 
 
+def trusted_commit(run: Run) -> str:
+    """The default branch's commit this trusted run checked out (GITHUB_SHA of a `workflow_run` or an
+    `issue_comment` event is the default branch's head): the only place configuration is read from."""
+    sha = run.env.get("GITHUB_SHA", "")
+    return sha if SHA.match(sha) else "HEAD"
+
+
 def _pull_numbers(event: dict[str, Any]) -> tuple[int, str, str]:
     pull = event.get("pull_request")
     if not isinstance(pull, dict):
@@ -94,15 +111,21 @@ def _pull_numbers(event: dict[str, Any]) -> tuple[int, str, str]:
     return int(pull["number"]), str(pull["base"]["sha"]), str(pull["head"]["sha"])
 
 
+def _repo(gh: Github, run: Run) -> Repository:
+    return gh.get_repo(run.env.get("GITHUB_REPOSITORY") or run.event["repository"]["full_name"])
+
+
 def _target(gh: Github, run: Run, number: int) -> Target:
-    repo = gh.get_repo(run.env.get("GITHUB_REPOSITORY") or run.event["repository"]["full_name"])
+    repo = _repo(gh, run)
     return Target(repo, repo.get_pull(number), run.bot_login, run.links())
 
 
 def on_pull_request(run: Run, report_out: Path | None) -> int:
-    """Review the pull request; with `report_out`, only write the report (the untrusted, secret-less run)."""
+    """Review the pull request as the untrusted run does: no teacher, no student, nothing that spends a
+    secret. With `report_out` only the report is written; without, the review is written to the pull request
+    as far as the run's token allows (a fork's read-only token: the Actions log)."""
     number, base, head = _pull_numbers(run.event)
-    review, lines = make_review(run.taxonomy, base, head, run.env, teacher=report_out is None)
+    review, lines = make_review(run.taxonomy, base, head, run.env, teacher=False)
     review.pull_request = number
     errors, warnings = review.counts()
     run.log(f"taxbot: pull request #{number}: {errors} error(s), {warnings} warning(s)")
@@ -115,72 +138,88 @@ def on_pull_request(run: Run, report_out: Path | None) -> int:
     return 0
 
 
-def on_report(run: Run, report: Path) -> int:
-    """Publish a report that an untrusted run uploaded: validated as data before anything is written."""
+def _check_hint(run: Run, report: Path | None, pulls: list[int], head: str) -> None:
+    """The untrusted run's report, if one was handed over, is a hint and nothing more: it must be valid and
+    agree with what GitHub says, and the review is recomputed whatever it says."""
+    if report is None:
+        return
     if report.stat().st_size > MAX_REPORT_BYTES:
         raise EventError(f"the report is larger than {MAX_REPORT_BYTES:,} bytes; refusing it")
     try:
-        review = review_from_json(json.loads(report.read_text(encoding="utf-8")))
+        hint = review_from_json(json.loads(report.read_text(encoding="utf-8")))
     except ValueError as error:
         raise EventError(f"the report is not valid JSON: {error}") from error
-    if review.pull_request is None:
-        raise EventError("the report names no pull request")
-    gh = connect(settings_from_env(run.env))
-    target = _target(gh, run, review.pull_request)
-    if target.pull.head.sha != review.head:
-        run.log(
-            f"taxbot: the report is for {review.head[:12]}, the pull request is at {target.pull.head.sha[:12]}: "
-            "a newer run will review it"
-        )
+    if hint.head != head or hint.pull_request not in pulls:
+        run.log(f"taxbot: the uploaded report names pull request {hint.pull_request} at {hint.head[:12]}, GitHub "
+                f"says {pulls} at {head[:12]}: the report is ignored")  # fmt: skip
+
+
+def on_workflow_run(run: Run, report: Path | None) -> int:
+    """The trusted half of a review, after the untrusted `pull_request` run completed. Nothing that run
+    produced is believed: the pull request, its head and base come from GitHub (the event's head commit and
+    repository, the pull request's own base), the head is read as data, the configuration comes from the
+    default branch, and the whole review is recomputed here."""
+    try:
+        head = run_head(run.event)
+    except NotForUs as why:
+        run.log(f"taxbot: {why}; nothing to publish")
         return 0
-    # The report already holds lint, duplicates and gaps: only the parts that call models run here.
-    teacher_review, lines = make_review(
-        run.taxonomy, review.base, review.head, run.env, teacher=True, only={"samples", "precheck"}
-    )
-    review.samples, review.notes = teacher_review.samples, [n for n in review.notes if n.part != "review"]
-    review.notes += teacher_review.notes
-    publish_review(target, review, lines, run.log)
+    gh = connect(settings_from_env(run.env))
+    repo = _repo(gh, run)
+    listed = [int(p["number"]) for p in run.event["workflow_run"].get("pull_requests") or [] if "number" in p]
+    pulls = pulls_for_run(repo, head, listed)
+    _check_hint(run, report, [p.number for p in pulls], head.sha)
+    if not pulls:
+        run.log(f"taxbot: no open pull request has head {head.sha[:12]} from {head.repository}; nothing to publish")
+        return 0
+    config_commit = trusted_commit(run)
+    config = config_in(git_source(run.taxonomy, config_commit))[0]
+    access = Access.from_config(config.section("github"))
+    for pull in pulls:
+        target = Target(repo, pull, run.bot_login, run.links())
+        summary = own_summary(target)
+        waiting = None
+        if is_fork(repo, pull):
+            allowed = may_command(access.allows, repo, gh, run.log)
+            waiting = approved_head(repo, pull, read_state(summary.body) if summary else {}, allowed)
+        review, lines = make_review(run.taxonomy, pull.base.sha, head.sha, run.env, teacher=waiting is None,
+                                    config_commit=config_commit)  # fmt: skip
+        review.pull_request = pull.number
+        if waiting is not None:
+            review.notes = [n for n in review.notes if n.part != "review"]
+            review.notes.append(Note("review", f"sample pairs and the precheck wait for {waiting}"))
+        errors, warnings = review.counts()
+        run.log(f"taxbot: pull request #{pull.number} at {head.sha[:12]}: {errors} error(s), {warnings} warning(s)")
+        publish_review(target, review, lines, run.log)
     return 0
 
 
-def _role(repo: Repository) -> Callable[[str], str]:
-    def role(login: str) -> str:
-        try:
-            return repo.get_collaborator_permission(login)
-        except GITHUB_FAILURES:
-            return "none"  # fail closed
-
-    return role
-
-
-def _in_team(gh: Github) -> Callable[[str, str, str], bool]:
-    def in_team(org: str, slug: str, login: str) -> bool:
-        try:
-            return gh.get_organization(org).get_team_by_slug(slug).has_in_members(gh.get_user(login))
-        except GITHUB_FAILURES:
-            return False  # fail closed
-
-    return in_team
-
-
 def on_comment(run: Run) -> int:
-    """A `/taxbot` command in a pull request comment: authorised, answered with a reaction and in the summary."""
+    """A `/taxbot` command in a pull request comment: authorised, answered with a reaction and in the summary.
+
+    Only a new comment commands: an edited or deleted one commands nothing, and if it was the approval, the
+    approval is withdrawn."""
     comment, issue = run.event.get("comment", {}), run.event.get("issue", {})
     user = comment.get("user", {})
     login = str(user.get("login", ""))
     if is_bot(login, str(user.get("type", ""))) or not issue.get("pull_request"):
         return 0  # the bot's own comments, other bots', and plain issues are not for it
+    action = run.event.get("action", "created")
     command = parse_command(str(comment.get("body", "")))
+    if action != "created":
+        return _withdraw_approval(run, int(issue["number"]), int(comment["id"]), login, action)
     if command is None:
         return 0
     gh = connect(settings_from_env(run.env))
     target = _target(gh, run, int(issue["number"]))
     posted = target.repo.get_issue(target.pull.number).get_comment(int(comment["id"]))
     base, head = target.pull.base.sha, target.pull.head.sha
-    config = config_in(git_source(run.taxonomy, base))[0]
+    config_commit = trusted_commit(run)
+    config = config_in(git_source(run.taxonomy, config_commit))[0]
     summary = own_summary(target)
     state = read_state(summary.body) if summary else {}
-    fork = target.pull.head.repo is None or target.pull.head.repo.full_name != target.repo.full_name
+    access = Access.from_config(config.section("github"))
+    allowed = may_command(access.allows, target.repo, gh, run.log)
 
     def answer(reaction: str, entry: str, state_update: dict[str, object] | None = None) -> int:
         posted.create_reaction(reaction)
@@ -189,24 +228,46 @@ def on_comment(run: Run) -> int:
         if summary is not None:
             summary.edit(body)
         else:
-            target.pull.create_issue_comment(body)
+            create_once(lambda: target.pull.create_issue_comment(body), lambda: own_summary(target))
         return 0
 
     if command.name == "help":
         return answer("+1", "commands are help, review, generate, precheck and approve")
-    if not Access.from_config(config.section("github")).allows(login, _role(target.repo), _in_team(gh)):
+    if not allowed(login):
         return answer("-1", "refused: commands need write access or membership of a configured team")
     if command.name == "approve":
-        return answer("+1", f"teacher calls approved for `{head[:12]}`", {"approved": head})
-    if command.name in EXPENSIVE and fork and state.get("approved") != head:
-        return answer("confused", f"waiting for a maintainer's `/taxbot approve` for `{head[:12]}` (a fork)")
+        named = approval_in(str(comment.get("body", "")))
+        if named != head:
+            return answer("confused", f"not approved: name the head commit in full, `/taxbot approve {head}`")
+        return answer("+1", f"teacher calls approved for `{head[:12]}`",
+                      {"approved": head, "approval": int(comment["id"])})  # fmt: skip
+    fork = is_fork(target.repo, target.pull)
+    waiting = approved_head(target.repo, target.pull, state, allowed) if fork else None
+    if command.name in EXPENSIVE and waiting is not None:
+        return answer("confused", f"waiting for {waiting}")
     posted.create_reaction("rocket")
-    review, lines = make_review(run.taxonomy, base, head, run.env, teacher=command.name in EXPENSIVE)
+    review, lines = make_review(run.taxonomy, base, head, run.env, teacher=command.name in EXPENSIVE,
+                                config_commit=config_commit)  # fmt: skip
     review.pull_request = target.pull.number
     publish_review(target, review, lines, run.log)
     summary = own_summary(target)
     if summary is not None:
         summary.edit(with_command_log(summary.body, f"{login}: /taxbot {command.name}: done"))
+    return 0
+
+
+def _withdraw_approval(run: Run, number: int, comment_id: int, login: str, action: str) -> int:
+    """An edited or deleted comment commands nothing; if it was the recorded approval, the approval goes."""
+    gh = connect(settings_from_env(run.env))
+    target = _target(gh, run, number)
+    summary = own_summary(target)
+    state = read_state(summary.body) if summary else {}
+    if summary is None or state.get("approval") != comment_id:
+        run.log(f"taxbot: a comment was {action}; an {action} comment commands nothing")
+        return 0
+    summary.edit(with_command_log(summary.body, f"{login}: the approving comment was {action}: approval withdrawn",
+                                  {"approved": None, "approval": None}))  # fmt: skip
+    run.log(f"taxbot: the approving comment was {action}; the approval is withdrawn")
     return 0
 
 
@@ -223,8 +284,8 @@ def run_github(env: Mapping[str, str], taxonomy: Path, report: Path | None, repo
     name, event = load_event(env)
     run = Run(name, event, env, taxonomy, lambda line: print(line, file=sys.stdout, flush=True))
     try:
-        if report is not None:
-            return on_report(run, report)
+        if name == "workflow_run" or report is not None:
+            return on_workflow_run(run, report)
         if name in ("pull_request", "pull_request_target"):
             return on_pull_request(run, report_out)
         if name == "issue_comment":

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from github import UnknownObjectException
+from github.GitRelease import GitRelease
+from github.Issue import Issue
+from github.IssueComment import IssueComment
 from github.Repository import Repository
 
-from bot.github.client import GITHUB_FAILURES, GitHubError, describe
+from bot.github.client import DEFAULT_BOT_LOGIN, GITHUB_FAILURES, GitHubError, create_once, describe
 from bot.release.notes import MARKER
 
 
@@ -26,27 +29,39 @@ def pull_authors(repo: Repository, numbers: Iterable[int]) -> tuple[dict[int, st
 
 def github_release(repo: Repository, tag: str, commit: str, notes: str) -> str:
     """The release page of `tag`, created at `commit` with `notes`; a rerun finds it and keeps it as it is."""
-    try:
+    def find() -> GitRelease | None:
         try:
-            release = repo.get_release(tag)
+            return repo.get_release(tag)
         except UnknownObjectException:
-            release = repo.create_git_release(tag, name=tag, message=notes, target_commitish=commit)
+            return None
+
+    try:
+        release = find() or create_once(
+            lambda: repo.create_git_release(tag, name=tag, message=notes, target_commitish=commit), find
+        )
     except GITHUB_FAILURES as error:
         raise GitHubError(f"cannot create the GitHub release {tag} on {repo.full_name}: {describe(error)}") from error
     return release.html_url
 
 
-def comment_on_pulls(repo: Repository, comments: Mapping[int, str]) -> tuple[list[int], list[str]]:
-    """One comment per pull request, edited in place on a rerun (found by its marker). A comment that fails is
-    noted and the others still go out. Returns the pull requests commented on, and the notes."""
+def comment_on_pulls(repo: Repository, comments: Mapping[int, str],
+                     bot_login: str = DEFAULT_BOT_LOGIN) -> tuple[list[int], list[str]]:  # fmt: skip
+    """One comment per pull request, edited in place on a rerun: found by its marker among the comments the
+    bot wrote (anyone can start a comment with the marker). A comment that fails is noted and the others
+    still go out. Returns the pull requests commented on, and the notes."""
     done: list[int] = []
     notes: list[str] = []
     for number, body in sorted(comments.items()):
         try:
             issue = repo.get_issue(number)
-            mine = next((c for c in issue.get_comments() if c.body.startswith(MARKER)), None)
+
+            def find(issue: Issue = issue) -> IssueComment | None:
+                return next((c for c in issue.get_comments() if c.user.login == bot_login
+                             and c.body.startswith(MARKER)), None)  # fmt: skip
+
+            mine = find()
             if mine is None:
-                issue.create_comment(body)
+                create_once(lambda issue=issue, body=body: issue.create_comment(body), find)
             elif mine.body != body:
                 mine.edit(body)
             done.append(number)

@@ -35,14 +35,23 @@ def _missing_train_extra() -> str | None:
     return None
 
 
-def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: str | None) -> int:
-    """Run a release and turn its outcome into an exit code; the work happens in bot.release.pipeline.
+def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: str | None,
+                    steps: tuple[str, ...] | None = None) -> int:  # fmt: skip
+    """Run a release (all its steps, or `steps`) and turn its outcome into an exit code; the work happens in
+    bot.release.pipeline. Announcing alone needs no Hub token: it only reads the journal and writes to GitHub.
 
     Everything a release needs (settings, tokens, the teacher, the `train` extra) is checked first and
     every problem reported in one run, before any work.
     """
     from bot.github.client import settings_from_env
+    from bot.release.journal import STEPS
     from bot.release.settings import SettingsError, read_settings
+
+    steps = steps or STEPS
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        raise TargetError(f"unknown release step(s) {', '.join(unknown)}; the steps are {', '.join(STEPS)}")
+    announce_only = set(steps) == {"announce"}
 
     env = dict(os.environ)
     # The config comes from the commit being released, not from whatever the work tree holds.
@@ -72,7 +81,7 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
     else:
         if teacher is None:
             problems.append("no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL")
-    if not env.get("HF_TOKEN"):
+    if not env.get("HF_TOKEN") and not announce_only:
         hub_repo = settings.hub_repo if settings else "`release.hub_repo`"
         problems.append(f"HF_TOKEN is not set: the release needs a Hub token that can write {hub_repo}")
     try:
@@ -104,7 +113,7 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
         repository = connect(github_settings).get_repo(github_repo)
         edges = ReleaseEdges(
             teacher=teacher,
-            hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env["HF_TOKEN"]),
+            hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env.get("HF_TOKEN") or None),
             github=repository,
             answerer=lambda model: LocalAnswerer(model, max_new_tokens=gate.max_new_tokens),
             judge=TeacherJudge(teacher) if gate.judge else None,
@@ -113,7 +122,7 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
         cache_dir = Path(cache) if cache else taxonomy_dir / ".taxbot-cache"
         work_dir = Path(work) if work else cache_dir / "releases"
         inputs = ReleaseInputs(taxonomy_dir, commit, work_dir, cache_dir, settings, gate, _push_messages(env))
-        outcome = run_release(inputs, edges)
+        outcome = run_release(inputs, edges, steps)
     except ReleaseStopped as stopped:
         print(f"taxbot: {stopped}", file=sys.stderr)
         return EXIT_STOPPED
@@ -123,6 +132,9 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
     except (ReleaseError, HubError, GitHubError, JournalError) as error:
         print(f"taxbot: {error}", file=sys.stderr)
         return EXIT_FINDINGS
+    if announce_only:
+        print(f"announced {outcome.tag}")
+        return EXIT_CLEAN
     gate_text = (outcome.work_dir / "gate.md").read_text(encoding="utf-8")
     print(gate_text)
     if step_summary := env.get("GITHUB_STEP_SUMMARY"):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.release.gate import CHANGED, GateReport, render_gate
-from bot.safetext import comment_safe
+from bot.safetext import code_span, comment_safe
 
 MARKER = "<!-- taxbot:release -->"
+RELEASE_BODY_LIMIT = 125_000
+"""GitHub refuses a release whose body is longer (422 "body is too long (maximum is 125000 characters)")."""
 CURVES_PNG = "loss_curves.png"
 
 _MERGE = re.compile(r"^Merge pull request #(\d+)\b")
@@ -71,8 +74,37 @@ def _pull(facts: ReleaseFacts, number: int) -> str:
     return f"[#{number}]({facts.taxonomy_url}/pull/{number})" if facts.taxonomy_url else f"#{number}"
 
 
-def release_notes(facts: ReleaseFacts, curves_image: str = CURVES_PNG) -> str:
-    """Markdown notes: commit, leaves, pull requests, contributors, the gate's table, training and its curves."""
+def _leaf_table(facts: ReleaseFacts) -> list[str]:
+    rows = ["| leaf | change | created by |", "| --- | --- | --- |"]
+    return rows + [f"| {code_span(leaf.path)} | {leaf.status} | "
+                   f"{comment_safe(leaf.created_by or '-', 80).replace('|', chr(92) + '|')} |"
+                   for leaf in facts.leaves]  # fmt: skip
+
+
+def _leaf_counts(facts: ReleaseFacts) -> list[str]:
+    """Counts per top-level branch and change, for a release too large to list every leaf."""
+    counts = Counter((leaf.path.split("/")[0], leaf.status) for leaf in facts.leaves)
+    statuses = sorted({status for _, status in counts})
+    branches = sorted({branch for branch, _ in counts})
+    where = f" ({facts.taxonomy_url}/tree/{facts.taxonomy_commit})" if facts.taxonomy_url else ""
+    rows = [f"{len(facts.leaves):,} leaves, too many to list here; the tree at this commit{where} has them all.",
+            "", "| branch | " + " | ".join(statuses) + " |", "| --- |" + " ---: |" * len(statuses)]  # fmt: skip
+    rows += [f"| {code_span(b)} | " + " | ".join(str(counts[(b, st)]) for st in statuses) + " |" for b in branches]
+    return rows
+
+
+def release_notes(facts: ReleaseFacts, curves_image: str = CURVES_PNG, limit: int = RELEASE_BODY_LIMIT) -> str:
+    """Markdown notes: commit, leaves, pull requests, contributors, the gate's table, training and its curves.
+    Under GitHub's `limit` for a release body: a release too large (the first of a big tree) gives counts
+    per branch instead of every leaf, then the number of pull requests and contributors instead of lists."""
+    for detail in ("full", "leaf counts", "counts only"):
+        notes = _render(facts, curves_image, detail)
+        if len(notes) <= limit:
+            return notes
+    return notes[: limit - 80] + "\n\n… cut to fit GitHub's limit on a release's notes\n"
+
+
+def _render(facts: ReleaseFacts, curves_image: str, detail: str) -> str:
     since = f" (previous release: {_commit(facts, facts.previous_commit)})" if facts.previous_commit else ""
     lines = [
         f"Taxonomy commit {_commit(facts, facts.taxonomy_commit)}{since}, model [`{facts.hub_repo}`]"
@@ -82,19 +114,23 @@ def release_notes(facts: ReleaseFacts, curves_image: str = CURVES_PNG) -> str:
         "### Leaves in this release",
         "",
     ]
-    if facts.leaves:
-        lines += ["| leaf | change | created by |", "| --- | --- | --- |"]
-        lines += [f"| `{leaf.path.replace('`', '')}` | {leaf.status} | {comment_safe(leaf.created_by or '-', 80)} |"
-                  for leaf in facts.leaves]  # fmt: skip
-    else:
+    if not facts.leaves:
         lines.append("No leaf was added, changed or removed.")
+    else:
+        lines += _leaf_table(facts) if detail == "full" else _leaf_counts(facts)
     lines += ["", "### Pull requests", ""]
-    if facts.pulls:
+    if not facts.pulls:
+        lines.append("None found in the commits since the previous release.")
+    elif detail == "counts only":
+        lines.append(f"{len(facts.pulls):,} pull requests, from {_pull(facts, min(facts.pulls))} "
+                     f"to {_pull(facts, max(facts.pulls))}.")  # fmt: skip
+    else:
         for number, author in sorted(facts.pulls.items()):
             lines.append(f"- {_pull(facts, number)}" + (f" by @{author}" if author else ""))
+    if detail == "counts only":
+        contributors = f"{len(facts.contributors):,} people"
     else:
-        lines.append("None found in the commits since the previous release.")
-    contributors = ", ".join(comment_safe(name, 80) for name in facts.contributors) or "-"
+        contributors = ", ".join(comment_safe(name, 80) for name in facts.contributors) or "-"
     lines += ["", "### Contributors", "", contributors, "", "### Gate", "", render_gate(facts.gate).rstrip()]
     if facts.training:
         lines += ["", "### Training", "", "| phase | samples | steps | final loss |", "| --- | ---: | ---: | ---: |"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -269,17 +269,22 @@ _STEPS: dict[str, Callable[[ReleaseInputs, ReleaseEdges, ReleaseJournal, Path], 
 }  # fmt: skip
 
 
-def run_release(inputs: ReleaseInputs, edges: ReleaseEdges) -> ReleaseOutcome:
-    """Every step not yet in the journal, in order. Stops after a failed gate: nothing is published then."""
+def run_release(inputs: ReleaseInputs, edges: ReleaseEdges, steps: Collection[str] = STEPS) -> ReleaseOutcome:
+    """Every step of `steps` not yet in the journal, in order. Stops after a failed gate: nothing is published
+    then. A step left out of `steps` must already be in the journal when a later one needs it (the GPU job runs
+    up to `publish` with no GitHub write token; a short job with one runs `announce` from its journal)."""
     repo, _ = open_repo(inputs.taxonomy_dir)
     sha = resolve_commit(repo, inputs.commit).hexsha
     work = inputs.work_dir / sha
     work.mkdir(parents=True, exist_ok=True)
     journal_path = work / JOURNAL_FILE
     journal = load_journal(journal_path, sha)
-    for step in STEPS:
+    last = max(STEPS.index(step) for step in steps)
+    for step in STEPS[: last + 1]:
         if journal.result(step) is not None:
             edges.log(f"{step}: done earlier for {sha[:7]}, skipped")
+        elif step not in steps:
+            raise ReleaseError(f"{step} has not run for {sha[:7]} (no journal entry in {journal_path}); run it first")
         else:
             edges.log(f"{step}: starting")
             result = _STEPS[step](inputs, edges, journal, work)

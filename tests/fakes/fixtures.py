@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_described import description, exchange_problems
+from tests.fakes.github_server import API_PREFIX, FakeGitHub
 from tests.fakes.hf_server import FakeHub
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.real_models import (
@@ -29,9 +30,18 @@ def teacher_server() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture
 def github_server() -> Iterator[FakeGitHub]:
-    """A running fake GitHub; seed `.state`, point PyGithub at `.url` with `.token`."""
+    """A running fake GitHub; seed `.state`, point PyGithub at `.url` with `.token`.
+
+    Afterwards every request the test sent and every answer the fake gave are held to GitHub's own OpenAPI
+    description (when ../shared/data has it): a route GitHub lacks, a body it would refuse or an answer it
+    would never give fails the test."""
     with FakeGitHub() as server:
         yield server
+    if description() is not None:
+        exchanges = server.exchanges
+        problems = sorted({p for request, reply in exchanges for p in exchange_problems(request, reply, API_PREFIX)})
+        if problems:
+            pytest.fail("not as GitHub describes it:\n" + "\n".join(problems[:30]), pytrace=False)
 
 
 @pytest.fixture

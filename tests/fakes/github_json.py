@@ -23,6 +23,20 @@ from tests.fakes.github_state import (
 )
 
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+# A repository's hypermedia URLs (GitHub's URI templates), by field name without `_url`.
+_REPO_URLS = {
+    "archive": "{archive_format}{/ref}", "assignees": "assignees{/user}", "blobs": "git/blobs{/sha}",
+    "branches": "branches{/branch}", "collaborators": "collaborators{/collaborator}", "comments": "comments{/number}",
+    "commits": "commits{/sha}", "compare": "compare/{base}...{head}", "contents": "contents/{+path}",
+    "contributors": "contributors", "deployments": "deployments", "downloads": "downloads", "events": "events",
+    "forks": "forks", "git_commits": "git/commits{/sha}", "git_refs": "git/refs{/sha}", "git_tags": "git/tags{/sha}",
+    "hooks": "hooks", "issue_comment": "issues/comments{/number}", "issue_events": "issues/events{/number}",
+    "issues": "issues{/number}", "keys": "keys{/key_id}", "labels": "labels{/name}", "languages": "languages",
+    "merges": "merges", "milestones": "milestones{/number}", "notifications": "notifications{?since,all,participating}",
+    "pulls": "pulls{/number}", "releases": "releases{/id}", "stargazers": "stargazers", "statuses": "statuses/{sha}",
+    "subscribers": "subscribers", "subscription": "subscription", "tags": "tags", "teams": "teams",
+    "trees": "git/trees{/sha}",
+}  # fmt: skip
 
 
 class GitHubJson:
@@ -34,19 +48,63 @@ class GitHubJson:
         self.html = html
 
     def user(self, user: User) -> dict[str, Any]:
+        url = f"{self.api}/users/{user.login}"
         return {
             "login": user.login,
             "id": user.id,
             "node_id": f"U_{user.id}",
-            "avatar_url": "",
-            "url": f"{self.api}/users/{user.login}",
+            "avatar_url": f"{self.html}/avatars/{user.id}",
+            "gravatar_id": "",
+            "url": url,
             "html_url": f"{self.html}/{user.login}",
+            "followers_url": f"{url}/followers",
+            "following_url": f"{url}/following{{/other_user}}",
+            "gists_url": f"{url}/gists{{/gist_id}}",
+            "starred_url": f"{url}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{url}/subscriptions",
+            "organizations_url": f"{url}/orgs",
+            "repos_url": f"{url}/repos",
+            "events_url": f"{url}/events{{/privacy}}",
+            "received_events_url": f"{url}/received_events",
             "type": user.type,
+            "user_view_type": "public",
             "site_admin": False,
         }
 
+    def public_user(self, user: User) -> dict[str, Any]:
+        """A user's own page (GET /users/{login}, /user): the short form and the profile."""
+        profile = dict.fromkeys(("name", "company", "blog", "location", "email", "hireable", "bio"))
+        counts = dict.fromkeys(("public_repos", "public_gists", "followers", "following"), 0)
+        dates = {"created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+        return self.user(user) | profile | counts | dates
+
     def org(self, org: User) -> dict[str, Any]:
-        return self.user(org) | {"type": "Organization", "url": f"{self.api}/orgs/{org.login}"}
+        url = f"{self.api}/orgs/{org.login}"
+        return {
+            "login": org.login,
+            "id": org.id,
+            "node_id": f"O_{org.id}",
+            "url": url,
+            "repos_url": f"{url}/repos",
+            "events_url": f"{url}/events",
+            "hooks_url": f"{url}/hooks",
+            "issues_url": f"{url}/issues",
+            "members_url": f"{url}/members{{/member}}",
+            "public_members_url": f"{url}/public_members{{/member}}",
+            "avatar_url": f"{self.html}/avatars/{org.id}",
+            "description": None,
+            "html_url": f"{self.html}/{org.login}",
+            "has_organization_projects": True,
+            "has_repository_projects": True,
+            "public_repos": sum(1 for r in self.state.repos.values() if r.owner == org.login),
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "type": "Organization",
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "archived_at": None,
+        }
 
     def team(self, team: Team) -> dict[str, Any]:
         url = f"{self.api}/orgs/{team.org}/teams/{team.slug}"
@@ -62,6 +120,13 @@ class GitHubJson:
             "permission": "pull",
             "members_url": f"{url}/members{{/member}}",
             "repositories_url": f"{url}/repos",
+            "parent": None,
+            "type": "organization",
+            "members_count": len(team.members),
+            "repos_count": 0,
+            "organization": self.org(self.state.user(team.org)),
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
         }
 
     def membership(self, team: Team, login: str) -> dict[str, Any]:
@@ -73,7 +138,10 @@ class GitHubJson:
 
     def repo(self, repo: Repository) -> dict[str, Any]:
         html = f"{self.html}/{repo.full_name}"
-        return {
+        api = f"{self.api}/repos/{repo.full_name}"
+        urls = {f"{name}_url": f"{api}/{path}" for name, path in _REPO_URLS.items()}
+        open_issues = sum(1 for p in repo.pulls.values() if p.state == "open")
+        return urls | {
             "id": repo.id,
             "node_id": f"R_{repo.id}",
             "name": repo.name,
@@ -83,12 +151,38 @@ class GitHubJson:
             "html_url": html,
             "description": None,
             "fork": repo.fork,
-            "url": f"{self.api}/repos/{repo.full_name}",
+            "url": api,
             "clone_url": repo.clone_url or f"{html}.git",
+            "git_url": f"{html}.git".replace("http://", "git://").replace("https://", "git://"),
+            "ssh_url": f"git@fake-github:{repo.full_name}.git",
+            "svn_url": html,
+            "mirror_url": None,
+            "homepage": None,
+            "language": None,
+            "license": None,
             "default_branch": repo.default_branch,
             "visibility": "private" if repo.private else "public",
             "archived": False,
             "disabled": False,
+            "has_issues": True,
+            "has_projects": True,
+            "has_wiki": True,
+            "has_pages": False,
+            "has_downloads": True,
+            "has_discussions": False,
+            "forks": 0,
+            "forks_count": 0,
+            "stargazers_count": 0,
+            "watchers": 0,
+            "watchers_count": 0,
+            "open_issues": open_issues,
+            "open_issues_count": open_issues,
+            "size": 0,
+            "network_count": 0,
+            "subscribers_count": 0,
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "pushed_at": "2024-01-01T00:00:00Z",
         }
 
     def association(self, repo: Repository, user: User) -> str:
@@ -150,6 +244,25 @@ class GitHubJson:
             "deletions": sum(f.deletions for f in pull.files),
             "changed_files": len(pull.files),
             "maintainer_can_modify": False,
+            "mergeable_state": "clean",
+            "merged_by": None,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "milestone": None,
+            "auto_merge": None,
+            "active_lock_reason": None,
+            "_links": {
+                "self": {"href": f"{api}/pulls/{pull.number}"},
+                "html": {"href": html},
+                "issue": {"href": f"{api}/issues/{pull.number}"},
+                "comments": {"href": f"{api}/issues/{pull.number}/comments"},
+                "review_comments": {"href": f"{api}/pulls/{pull.number}/comments"},
+                "review_comment": {"href": f"{api}/pulls/comments{{/number}}"},
+                "commits": {"href": f"{api}/pulls/{pull.number}/commits"},
+                "statuses": {"href": f"{api}/statuses/{pull.head_sha}"},
+            },
         }
 
     def pull_file(self, repo: Repository, pull: PullRequest, changed: PullFile) -> dict[str, Any]:
@@ -181,7 +294,10 @@ class GitHubJson:
             "node_id": f"C_{sha[:12]}",
             "url": url,
             "html_url": f"{self.html}/{repo.full_name}/commit/{sha}",
+            "comments_url": f"{url}/comments",
             "commit": commit | {"tree": {"sha": fake_sha("tree", sha), "url": url}, "comment_count": 0},
+            "author": self.user(self.state.user(repo.owner)),
+            "committer": self.user(self.state.user(repo.owner)),
             "parents": [],
             "files": [],
         }
@@ -195,6 +311,10 @@ class GitHubJson:
             "repository_url": api,
             "labels_url": f"{api}/issues/{pull.number}/labels{{/name}}",
             "comments_url": f"{api}/issues/{pull.number}/comments",
+            "events_url": f"{api}/issues/{pull.number}/events",
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
             "html_url": html,
             "id": pull.id,
             "node_id": f"I_{pull.id}",
@@ -268,6 +388,11 @@ class GitHubJson:
             "author_association": self.association(repo, review.user),
             "commit_id": review.commit_id,
             "submitted_at": review.submitted_at if review.state != "PENDING" else None,
+            "_links": {
+                "html": {"href": f"{self.html}/{repo.full_name}/pull/{review.pull_number}"
+                                 f"#pullrequestreview-{review.id}"},
+                "pull_request": {"href": f"{self.api}/repos/{repo.full_name}/pulls/{review.pull_number}"},
+            },
         }
 
     def review_comment(self, repo: Repository, comment: ReviewComment) -> dict[str, Any]:
@@ -291,11 +416,18 @@ class GitHubJson:
             "author_association": self.association(repo, comment.user),
             "line": comment.line,
             "original_line": comment.line,
+            "position": comment.line,  # closing down at GitHub, still required by its description
+            "original_position": comment.line,
             "side": comment.side,
             "start_line": comment.start_line,
             "original_start_line": comment.start_line,
             "start_side": comment.start_side,
             "subject_type": "line",
+            "_links": {
+                "self": {"href": f"{api}/pulls/comments/{comment.id}"},
+                "html": {"href": html},
+                "pull_request": {"href": f"{api}/pulls/{comment.pull_number}"},
+            },
         }
         return body | ({"in_reply_to_id": comment.in_reply_to_id} if comment.in_reply_to_id else {})
 
@@ -324,9 +456,21 @@ class GitHubJson:
             "completed_at": run.completed_at,
             "output": output,
             "check_suite": {"id": run.id},
-            "app": {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"},
+            "app": self.actions_app(),
             "pull_requests": pulls,
         }
+
+    def actions_app(self) -> dict[str, Any]:
+        """The GitHub App that GITHUB_TOKEN acts for: GitHub Actions."""
+        owner = self.user(self.state.user("github", "Organization"))
+        return {
+            "id": 15368, "slug": "github-actions", "node_id": "MDM6QXBwMTUzNjg=", "client_id": "Iv1.fake",
+            "owner": owner, "name": "GitHub Actions", "description": "Automate your workflow",
+            "external_url": "https://help.github.com/en/actions", "html_url": f"{self.html}/apps/github-actions",
+            "created_at": "2018-07-30T09:30:17Z", "updated_at": "2024-04-10T20:33:16Z",
+            "permissions": {"checks": "write", "issues": "write", "pull_requests": "write"},
+            "events": ["check_run", "pull_request"],
+        }  # fmt: skip
 
     def annotation(self, repo: Repository, run: CheckRun, annotation: dict[str, Any]) -> dict[str, Any]:
         return {

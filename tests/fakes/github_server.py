@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+from tests.fakes.github_graphql import execute
 from tests.fakes.github_json import REACTIONS, GitHubJson
 from tests.fakes.github_state import (
     ROLE_PERMISSION,
@@ -33,6 +34,7 @@ from tests.fakes.serving import Fault, LoopbackServer, ReceivedRequest, Reply, r
 # GitHub Enterprise Server's layout: PyGithub prefixes every path it builds with the base URL's path, and for
 # URLs it finds in responses keeps only the path, so this catches a client that drops or doubles the prefix.
 API_PREFIX = "/api/v3"
+GRAPHQL_PATH = "/api/graphql"  # GitHub Enterprise Server's GraphQL beside /api/v3, where PyGithub sends it
 MAX_BODY = 65536  # characters in an issue comment, review or review comment body
 MAX_OUTPUT_TEXT = 65535  # characters in a check run's output summary or text
 MAX_ANNOTATIONS = 50  # per check-run request; more are added by further PATCHes
@@ -93,6 +95,10 @@ class FakeGitHub:
         self.render = GitHubJson(self.state, self.url, self.html_url)
         self._lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._lost: list[tuple[Callable[[ReceivedRequest], bool], list[int]]] = []
+        self.exchanges: list[tuple[ReceivedRequest, Reply]] = []  # what the handlers answered (not the faults)
+        # GITHUB_TOKEN cannot read an organisation's teams; a GitHub App's installation token can.
+        self.teams_readable = True
         self._add_routes()
 
     @property
@@ -132,26 +138,47 @@ class FakeGitHub:
         self._server.add_fault(Fault(route_matcher(method, path), times, reply=lambda _: reply))
 
     def rate_limit(
-        self, times: int = 1, *, retry_after: int = 1, method: str | None = None, path: str | None = None
+        self,
+        times: int = 1,
+        *,
+        retry_after: int | None = 1,
+        kind: str = "primary",
+        status: int = 403,
+        reset_in: int = 1,
+        method: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """Answer 403 with GitHub's rate-limit body, `retry-after` (whole seconds) and no requests left."""
+        """Answer a rate limit as GitHub does: `status` 403 or 429; `kind` "primary" (no requests left,
+        `x-ratelimit-reset` in `reset_in` seconds) or "secondary" (too many requests at once, requests still
+        left); with `retry-after` in whole seconds, or without it (`retry_after=None`)."""
 
         def reply(_: ReceivedRequest) -> Reply:
+            primary = kind == "primary"
+            remaining = 0 if primary else RATE_LIMIT - len(self.requests)
             headers = {
-                "retry-after": str(retry_after),
                 "x-ratelimit-limit": str(RATE_LIMIT),
-                "x-ratelimit-remaining": "0",
-                "x-ratelimit-used": str(RATE_LIMIT),
-                "x-ratelimit-reset": str(int(time.time()) + retry_after),
+                "x-ratelimit-remaining": str(remaining),
+                "x-ratelimit-used": str(RATE_LIMIT - remaining),
+                "x-ratelimit-reset": str(int(time.time()) + reset_in),
                 "x-ratelimit-resource": "core",
-            }
-            body = {
-                "message": f"API rate limit exceeded for user ID {self.bot.id}.",
-                "documentation_url": DOCS,
-            }
-            return Reply(403, body, headers)
+            } | ({"retry-after": str(retry_after)} if retry_after is not None else {})
+            message = (
+                f"API rate limit exceeded for user ID {self.bot.id}. If you reach out to GitHub Support for help, "
+                "please include the request ID 0000:0000:0000000:0000000:00000000."
+                if primary
+                else "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+                "If you reach out to GitHub Support for help, please include the request ID "
+                "0000:0000:0000000:0000000:00000000."
+            )
+            return Reply(status, {"message": message, "documentation_url": DOCS, "status": str(status)}, headers)
 
         self._server.add_fault(Fault(route_matcher(method, path), times, reply=reply))
+
+    def lose_answer(self, times: int = 1, *, status: int = 502, method: str | None = None,
+                    path: str | None = None) -> None:  # fmt: skip
+        """Do what the next `times` matching requests ask, then answer `status` as if it failed: the write
+        happened behind a 502 from GitHub's edge, and a client that simply resends it writes it twice."""
+        self._lost.append((route_matcher(method, path), [times, status]))
 
     def reject_too_long(self, times: int = 1, *, method: str | None = None, path: str | None = None) -> None:
         """Answer 422 "Body is too long" whatever the body's length."""
@@ -160,6 +187,7 @@ class FakeGitHub:
 
     def clear_faults(self) -> None:
         self._server.clear_faults()
+        self._lost.clear()
 
     # Dispatch.
 
@@ -169,11 +197,11 @@ class FakeGitHub:
 
     def _add_routes(self) -> None:
         r = self._route
-        r("GET", "/user", lambda req, _: Reply(200, self.render.user(self._caller(req))))
+        r("GET", "/user", lambda req, _: Reply(200, self.render.public_user(self._caller(req))))
         r(
             "GET",
             "/users/(?P<login>[^/]+)",
-            lambda _, p: Reply(200, self.render.user(self.state.user(p["login"]))),
+            lambda _, p: Reply(200, self.render.public_user(self.state.user(p["login"]))),
         )
         r("GET", "/rate_limit", self._get_rate_limit)
         r("GET", "/orgs/(?P<org>[^/]+)", self._get_org)
@@ -183,7 +211,6 @@ class FakeGitHub:
             "/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/memberships/(?P<login>[^/]+)",
             self._get_membership,
         )
-        r("GET", "/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members/(?P<login>[^/]+)", self._get_team_member)
         r("GET", "{repo}", lambda _, p: Reply(200, self.render.repo(self._repo(p))))
         r("GET", "{repo}/collaborators/(?P<login>[^/]+)/permission", self._get_permission)
         r("GET", "{repo}/pulls", self._list_pulls)
@@ -229,16 +256,29 @@ class FakeGitHub:
         r("GET", "{repo}/releases/tags/(?P<tag>[^/]+)", self._get_release_by_tag)
 
     def _handle(self, request: ReceivedRequest) -> Reply:
-        if not request.path.startswith(API_PREFIX + "/"):
+        if request.path == GRAPHQL_PATH and request.method == "POST":
+            path = None
+        elif request.path.startswith(API_PREFIX + "/"):
+            path = request.path[len(API_PREFIX) :]
+        else:
             return _not_found()
-        path = request.path[len(API_PREFIX) :]
         # Handlers read and change plain dicts, so one request at a time.
         with self._lock:
             try:
                 self._caller(request)
-                reply = self._dispatch(request, path)
+                if path is None:
+                    data = request.json()
+                    reply = Reply(200, execute(self.state, str(data.get("query", "")), data.get("variables")))
+                else:
+                    reply = self._dispatch(request, path)
             except _Stop as stop:
                 reply = stop.reply
+            self.exchanges.append((request, reply))
+            for matches, left in self._lost:
+                if left[0] > 0 and matches(request) and reply.status < 400:
+                    left[0] -= 1
+                    reply = Reply(left[1], {"message": "Server Error"}, {})
+                    break
         return Reply(reply.status, reply.body, self._rate_headers() | reply.headers)
 
     def _dispatch(self, request: ReceivedRequest, path: str) -> Reply:
@@ -329,21 +369,18 @@ class FakeGitHub:
         return Reply(200, self.render.team(self._team(p)))
 
     def _get_membership(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
+        if not self.teams_readable:
+            raise _Stop(Reply(403, {"message": "Resource not accessible by integration", "documentation_url": DOCS,
+                                    "status": "403"}))  # fmt: skip
         team = self._team(p)
         if p["login"] not in team.members:
             raise _Stop(_not_found())
         return Reply(200, self.render.membership(team, p["login"]))
 
-    def _get_team_member(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
-        team = self._team(p)
-        if p["login"] not in team.members or p["login"] in team.pending:
-            raise _Stop(_not_found())
-        return Reply(204)
-
     def _get_permission(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
         role = repo.role_of(p["login"])
-        user = self.render.user(self.state.user(p["login"]))
+        user = self.render.user(self.state.user(p["login"])) | {"role_name": role}
         return Reply(200, {"permission": ROLE_PERMISSION[role], "role_name": role, "user": user})
 
     # Pull requests and their files.
@@ -351,7 +388,12 @@ class FakeGitHub:
     def _list_pulls(self, request: ReceivedRequest, p: dict[str, str]) -> Reply:
         repo = self._repo(p)
         state = request.query.get("state", "open")
-        pulls = [pr for pr in repo.pulls.values() if state in ("all", pr.state)]
+        head = request.query.get("head")  # `owner:branch`, the way GitHub filters by the head's repository
+        pulls = [
+            pr
+            for pr in repo.pulls.values()
+            if state in ("all", pr.state) and head in (None, f"{pr.head_repo.split('/')[0]}:{pr.head_ref}")
+        ]
         return self._paged(request, [self.render.pull(repo, pr) for pr in pulls])
 
     def _get_pull(self, _: ReceivedRequest, p: dict[str, str]) -> Reply:

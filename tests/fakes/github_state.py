@@ -155,6 +155,7 @@ class ReviewComment:
     in_reply_to_id: int | None = None
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
+    resolved: bool = False  # of the thread this comment starts (GraphQL's PullRequestReviewThread.isResolved)
 
 
 @dataclass

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SHARED_DATA
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import IssueComment, PullRequest, Repository
 
 # What the `github_event` fixture gives: (event, repo, number=None, *, sender=..., comment_body=...) -> path.
 GitHubEvent = Callable[..., Path]
 
-WEBHOOKS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "github-webhooks"
+WEBHOOKS = SHARED_DATA / "github-webhooks"
 
 
 def load_webhook(event: str) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def test_a_fix_pushed_resolves_the_old_inline_comments_and_posts_a_new_verdict(
     [summary] = bot_comments(github_server)
     assert "✅ no errors" in summary.body
     comments = github_server.state.repos[REPO].review_comments.values()
-    assert comments and all("✔️ Resolved" in c.body for c in comments)
+    assert comments and all(c.resolved for c in comments)  # their threads, resolved through GraphQL
 
 
 def test_github_failures_mid_run_still_end_in_one_correct_comment(pull_request, github_server, github_event) -> None:
@@ -146,8 +146,12 @@ def test_fork_pull_requests_need_approval_for_teacher_work(pull_request, github_
     github_event("issue_comment.created", REPO, 1, sender="maintainer", comment_body="/taxbot generate")
     taxbot_github(pull_request)
     [summary] = bot_comments(github_server)
-    assert "waiting for a maintainer's `/taxbot approve`" in summary.body
+    assert f"waiting for a maintainer's `/taxbot approve {pull.head_sha}`" in summary.body
     github_event("issue_comment.created", REPO, 1, sender="maintainer", comment_body="/taxbot approve")
+    taxbot_github(pull_request)
+    [summary] = bot_comments(github_server)
+    assert "not approved: name the head commit in full" in summary.body and '"approved"' not in summary.body
+    github_event("issue_comment.created", REPO, 1, sender="maintainer", comment_body=f"/taxbot approve {pull.head_sha}")
     taxbot_github(pull_request)
     [summary] = bot_comments(github_server)
     assert f'"approved":"{pull.head_sha}"' in summary.body

@@ -9,6 +9,7 @@ from bot.github.client import GitHubError, GitHubSettings, connect
 from bot.release.announce import comment_on_pulls, github_release, pull_authors
 from bot.release.notes import MARKER
 from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_state import IssueComment
 
 REPO = "org/taxonomy"
 
@@ -53,3 +54,21 @@ def test_a_release_github_refuses_is_an_error_naming_it(github_server: FakeGitHu
     github_server.fail(times=5, status=502, method="POST", path="/releases$")
     with pytest.raises(GitHubError, match="cannot create the GitHub release v1 on org/taxonomy"):
         github_release(repo, "v1", "a" * 40, "notes")
+
+
+def test_a_comment_someone_else_started_with_the_marker_is_left_alone(
+    github_server: FakeGitHub, repo: Repository
+) -> None:
+    state = github_server.state
+    planted = IssueComment(state.next_id(), 3, state.user("mallory"), f"{MARKER}\nclick [here](https://evil.example)")
+    state.repos[REPO].issue_comments[planted.id] = planted
+    assert comment_on_pulls(repo, {3: f"{MARKER}\nin v1"}) == ([3], [])
+    comments = state.repos[REPO].comments_on(3)
+    assert [c.body for c in comments if c.user.login == "mallory"] == [planted.body]  # not taken over
+    assert [c.body for c in comments if c.user.type == "Bot"] == [f"{MARKER}\nin v1"]
+
+
+def test_a_release_whose_answer_was_lost_is_found_not_made_twice(github_server: FakeGitHub, repo: Repository) -> None:
+    github_server.lose_answer(1, method="POST", path="/releases$")
+    url = github_release(repo, "v1", "a" * 40, "notes")
+    assert len(github_server.state.repos[REPO].releases) == 1 and url.endswith("/releases/tag/v1")

@@ -65,3 +65,15 @@ def test_the_pull_comment_names_the_release_and_carries_the_marker() -> None:
     )
     assert "scores 0.600 against 0.100 for the previous release (+0.500)" in comment
     assert comment.rstrip().endswith("releases/tag/v20250131-0123456")
+
+
+def test_the_first_release_of_a_large_tree_fits_githubs_limit_with_counts_and_links() -> None:
+    leaves = [LeafNote(f"knowledge/branch_{i % 7}/topic_{i:05d}/a_rather_long_leaf_folder/qna.yaml", "added",
+                       f"contributor-{i}") for i in range(6_000)]  # fmt: skip
+    big = facts(leaves=leaves, pulls={n: f"author-{n}" for n in range(1, 4_001)})
+    notes = release_notes(big)
+    assert len(notes) <= 125_000
+    assert "6,000 leaves, too many to list here" in notes and "/tree/" + SHA in notes
+    assert "| `knowledge` |" in notes and "| 6000 |" in notes  # the count per top-level branch
+    small = release_notes(facts())
+    assert f"`{LEAF}`" in small  # a normal release still lists every leaf

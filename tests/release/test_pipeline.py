@@ -86,9 +86,9 @@ class World:
     def commit(self, files: dict[str, str], message: str) -> str:
         return self.taxonomy.commit_files(files, message)  # type: ignore[attr-defined]
 
-    def release(self, sha: str) -> int:
+    def release(self, sha: str, *options: str) -> int:
         argv = ["release", "--taxonomy", str(self.root), "--commit", sha, "--work", str(self.work)]
-        return main([*argv, "--cache", str(self.cache)])
+        return main([*argv, "--cache", str(self.cache), *options])
 
 
 @pytest.fixture
@@ -221,3 +221,15 @@ def test_release_settings_are_checked_before_any_work(world: World, capsys: pyte
     err = capsys.readouterr().err
     assert "taxbot: 4 problem(s) before the release can start:" in err  # 3 in the config, and no GitHub repo
     assert f".taxbot.yaml at {sha[:12]}: `gate.min_gain` must be above 0" in err
+
+
+def test_announcing_alone_needs_the_journal_but_no_hub_token(
+    world: World, base_model: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HF_TOKEN")  # the announce job holds the GitHub write token and nothing else
+    sha = first_commit(world, base_model)
+    assert world.release(sha, "--steps", "announce") == 1
+    assert f"plan has not run for {sha[:7]}" in capsys.readouterr().err
+    assert not world.teacher.requests and not world.github.state.repos[REPO].releases
+    assert world.release(sha, "--steps", "train,deploy") == 2
+    assert "unknown release step(s) deploy" in capsys.readouterr().err
