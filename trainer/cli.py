@@ -10,7 +10,7 @@ from pathlib import Path
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_STOPPED = 143  # 128 + SIGTERM: checkpoint saved, phase not finished; rerun to resume
+EXIT_STOPPED = 143  # 128 + SIGTERM (also for SIGINT, SIGUSR1): checkpoint saved, phase not finished; rerun to resume
 
 log = logging.getLogger("taxbot.trainer")
 
@@ -22,9 +22,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Example: taxbot train --config trainer/configs/phase1.yaml data.phase1=K.jsonl "
         "data.phase2=S.jsonl model.name_or_path=DIR",
     )
-    parser.add_argument(
-        "--config", required=True, type=Path, help="YAML config, e.g. trainer/configs/phase1.yaml"
-    )
+    parser.add_argument("--config", required=True, type=Path, help="YAML config, e.g. trainer/configs/phase1.yaml")
     parser.add_argument(
         "overrides",
         nargs="*",
@@ -62,7 +60,9 @@ def main(argv: list[str]) -> int:
         log.exception("training failed unexpectedly")
         return EXIT_FAILED
     if not outcome.finished:
-        log.warning("stopped by SIGTERM; checkpoint %s; rerun the same command to resume", outcome.checkpoint)
+        log.warning(
+            "stopped by %s; checkpoint %s; rerun the same command to resume", outcome.stopped_by, outcome.checkpoint
+        )
         return EXIT_STOPPED
     log.info("done: %s", outcome.final_dir)
     return EXIT_OK

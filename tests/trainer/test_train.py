@@ -156,7 +156,8 @@ def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes_to_the_same_model(
     assert stopped.checkpoint is not None and stopped.checkpoint.endswith("checkpoint-6")
     assert not (stopped.run_dir / "phase1" / "final").exists()
     journal = json.loads((stopped.run_dir / "journal.json").read_text(encoding="utf-8"))
-    assert journal["phases"]["phase1"]["status"] == "running"
+    assert journal["phases"]["phase1"]["status"] == "stopped"
+    assert journal["phases"]["phase1"]["checkpoint"] == stopped.checkpoint
 
     resumed = run_training(interrupted_config, interactive=False)
     assert resumed.finished
