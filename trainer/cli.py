@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -24,12 +25,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", required=True, type=Path, help="YAML config, e.g. trainer/configs/phase1.yaml")
     parser.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N|auto",
+        help="train in N processes through torchrun (auto: one per visible GPU, one on a CPU); default 1",
+    )
+    parser.add_argument(
         "overrides",
         nargs="*",
         metavar="dotted.key=value",
         help="override a config value, e.g. phase1.epochs=3",
     )
     return parser
+
+
+def _processes(text: str) -> int:
+    if text == "auto":
+        return 0
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"must be a number of processes (1 or more) or auto, not {text!r}")
 
 
 def main(argv: list[str]) -> int:
@@ -45,10 +61,16 @@ def main(argv: list[str]) -> int:
     # Imported here so that `--help` and usage errors answer without loading torch.
     from trainer.config import load_config
     from trainer.errors import ConfigError, TrainerError
+    from trainer.launch import launch, process_count, train_command
     from trainer.run import run_training
 
     try:
         config = load_config(args.config, args.overrides)
+        processes = process_count(args.processes)
+        if processes > 1:
+            log.info("training in %d processes through torchrun", processes)
+            run_dir = Path(config.run.output_dir) / config.run.taxonomy_commit
+            return launch(train_command(args.config, args.overrides, processes), run_dir, config.run.taxonomy_commit)
         outcome = run_training(config, interactive=sys.stderr.isatty())
     except ConfigError as exc:
         log.error("%s", exc)
@@ -70,9 +92,12 @@ def main(argv: list[str]) -> int:
 
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log.setLevel(logging.INFO)  # progress lines show even when the caller configured logging first
+    # Progress lines show even when the caller configured logging first; under torchrun only rank 0's.
+    log.setLevel(logging.INFO if int(os.environ.get("RANK", "0")) == 0 else logging.WARNING)
+    from datasets.utils.logging import disable_progress_bar as disable_datasets_bars
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_warning()
     if not sys.stderr.isatty():
         transformers_logging.disable_progress_bar()  # no shard-writing bars in CI logs
+        disable_datasets_bars()
