@@ -50,10 +50,10 @@ def test_two_ranks_take_the_steps_of_one_stop_with_143_on_a_signal_and_resume(
     inputs: list[str], tmp_path: Path
 ) -> None:
     # Effective batches that one rank reaches with 2 packs a step and two ranks with 1 pack each; epochs, not
-    # max_steps, so the number of steps comes from the data. A LAB-sized warmup (25) on a 14-step phase.
+    # max_steps, so the number of steps comes from the data. A LAB-sized warmup (25) on 14- and 7-step phases.
     settings = [
         *inputs,
-        "phase1.max_steps=-1", "phase2.max_steps=-1", "phase1.epochs=2", "phase2.epochs=2",
+        "phase1.max_steps=-1", "phase2.max_steps=-1", "phase1.epochs=2", "phase2.epochs=1",
         "phase1.effective_batch=9", "phase2.effective_batch=15", "phase1.min_steps_per_epoch=1",
         "phase2.min_steps_per_epoch=1", "phase1.warmup_steps=25", "phase2.warmup_steps=25",
     ]  # fmt: skip
@@ -86,7 +86,7 @@ def test_two_ranks_take_the_steps_of_one_stop_with_143_on_a_signal_and_resume(
         single, double = _metadata(one.run_dir, phase), _metadata(run_dir, phase)
         assert single["batch"]["world_size"] == 1 and double["batch"]["world_size"] == 2
         assert double["batch"]["gradient_accumulation_steps"] * 2 == single["batch"]["gradient_accumulation_steps"]
-        assert double["steps"] == single["steps"] > 10
+        assert double["steps"] == single["steps"] >= 7
         assert double["batch"]["samples_per_step"] == single["batch"]["samples_per_step"]
         assert [step for step, _ in double["loss_curve"]] == list(range(1, double["steps"] + 1))
         assert double["final_loss"] == pytest.approx(single["final_loss"], rel=0.03)
