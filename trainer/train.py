@@ -104,7 +104,7 @@ def train_phase(
         trainer.remove_callback(PrinterCallback)  # ProgressReport prints instead
         if resume_from:
             log.info("%s: resuming from %s", plan.name, resume_from)
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     if stop.stopped_at is not None:
         checkpoint = last_complete_checkpoint(phase_dir)
         name = stop.received.name if stop.received is not None else "a signal to another rank"
@@ -127,6 +127,7 @@ def train_phase(
             "sharding": sharding(config, ranks.world_size, use_cpu(config.run.use_cpu))[0] or "data parallel",
             "steps": trainer.state.global_step,
             "tokens": trainer.state.num_input_tokens_seen,
+            "train_seconds": round(result.metrics["train_runtime"], 2),  # this session's, after a resume
             "final_loss": curve[-1][1] if curve else None,
             "loss_curve": curve,
         }
