@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -209,7 +210,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="a toy model and data set, on the CPU")
     parser.add_argument("--steps", type=int, default=None, help="optimiser steps per phase (default 30; tiny 4)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, TFLOP/s")
-    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder, deleted after (default: in /tmp)")
     options = parser.parse_args()
     transformers_logging.set_verbosity_error()
     size, gpu = (TINY, False) if options.tiny else (FULL, torch.cuda.is_available())
@@ -219,31 +220,36 @@ def main() -> None:
     main_rank = int(os.environ.get("RANK", "0")) == 0
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
 
-    with tempfile.TemporaryDirectory(dir=options.work) as scratch_name:
-        scratch = Path(scratch_name)
-        model_dir = scratch / "model"
-        parameters = build_model(model_dir, size) if main_rank else 0
-        if world_size > 1:
-            torch.distributed.init_process_group("nccl" if gpu else "gloo")
-            torch.distributed.barrier()  # the model folder is written before any rank reads it
-        knowledge = write_jsonl(scratch / "knowledge.jsonl", knowledge_records(size.knowledge, max_words=size.max_words))
-        skills = write_jsonl(scratch / "skills.jsonl", skill_records(size.skills, max_words=size.max_words))
-        results = train_phases(model_dir, knowledge, skills, scratch / "runs", size, steps, gpu)
-        if not main_rank:
-            return
-        peak = _peak_flops(options.peak_tflops)
-        device = torch.cuda.get_device_name() if gpu else "CPU"
-        print(f"model: Llama {parameters / 1e9:.2f}B parameters (hidden {size.hidden}, {size.layers} layers), "
-              f"{'bf16 autocast' if gpu else 'float32'}, {device} x {world_size}")  # fmt: skip
-        for phase, r in results.items():
-            rate = r["tokens"] / r["seconds"]
-            mfu = f"{6 * parameters * rate / (peak * r['world_size']):.1%}" if peak else "n/a (no GPU peak known)"
-            memory = f"{r['peak_gib']:.1f} GiB" if r["peak_gib"] is not None else "n/a (CPU)"
-            print(f"{phase}: {r['steps']} steps, {r['tokens']:,} tokens in {r['seconds']:.1f} s: {rate:,.0f} tokens/s, "
-                  f"MFU {mfu}, peak memory {memory}, {r['world_size']} rank(s), sharding {r['sharding']}, "
-                  f"packing efficiency {r['packing_efficiency']:.3f}")  # fmt: skip
-        if world_size == 1:
-            packed_vs_padded(model_dir, skills, size, min(steps, 10), gpu, scratch / "compare")
+    # One folder that every rank sees: rank 0 writes the model and the sets there before the others start.
+    scratch = options.work or Path(tempfile.gettempdir()) / "taxbot-bench-train"
+    model_dir, knowledge, skills = scratch / "model", scratch / "knowledge.jsonl", scratch / "skills.jsonl"
+    parameters = 0
+    if main_rank:
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        parameters = build_model(model_dir, size)
+        write_jsonl(knowledge, knowledge_records(size.knowledge, max_words=size.max_words))
+        write_jsonl(skills, skill_records(size.skills, max_words=size.max_words))
+    if world_size > 1:
+        torch.distributed.init_process_group("nccl" if gpu else "gloo")
+        torch.distributed.barrier()
+    results = train_phases(model_dir, knowledge, skills, scratch / "runs", size, steps, gpu)
+    if not main_rank:
+        return
+    peak = _peak_flops(options.peak_tflops)
+    device = torch.cuda.get_device_name() if gpu else "CPU"
+    print(f"model: Llama {parameters / 1e9:.2f}B parameters (hidden {size.hidden}, {size.layers} layers), "
+          f"{'bf16 autocast' if gpu else 'float32'}, {device} x {world_size}")  # fmt: skip
+    for phase, r in results.items():
+        rate = r["tokens"] / r["seconds"]
+        mfu = f"{6 * parameters * rate / (peak * r['world_size']):.1%}" if peak else "n/a (no GPU peak known)"
+        memory = f"{r['peak_gib']:.1f} GiB" if r["peak_gib"] is not None else "n/a (CPU)"
+        print(f"{phase}: {r['steps']} steps, {r['tokens']:,} tokens in {r['seconds']:.1f} s: {rate:,.0f} tokens/s, "
+              f"MFU {mfu}, peak memory {memory}, {r['world_size']} rank(s), sharding {r['sharding']}, "
+              f"packing efficiency {r['packing_efficiency']:.3f}")  # fmt: skip
+    if world_size == 1:
+        packed_vs_padded(model_dir, skills, size, min(steps, 10), gpu, scratch / "compare")
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

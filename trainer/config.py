@@ -93,8 +93,8 @@ class PhaseSettings:
 
 @dataclass(frozen=True)
 class DistributedSettings:
-    """How ranks share the model. "auto": FSDP full shard for a full fine-tune on several GPUs, else plain
-    data parallel; "" forces data parallel; any other value goes to TrainingArguments.fsdp as is."""
+    """How ranks share the model. "auto": FSDP2 full shard for a full fine-tune on several GPUs, else plain
+    data parallel; "shard" / "none" force either; any other value goes to TrainingArguments.fsdp as is."""
 
     fsdp: str = "auto"
     fsdp_config: dict[str, Any] = field(default_factory=dict)

@@ -124,7 +124,7 @@ def train_phase(
             "inherited": _inherited(plan),
             "data": summary,
             "batch": schedule.summary(plan.settings, ranks.world_size),
-            "sharding": sharding(config, ranks.world_size, use_cpu(config.run.use_cpu))[0] or "data parallel",
+            "sharding": "fsdp2 full shard" if trainer.is_fsdp_enabled else "data parallel",
             "steps": trainer.state.global_step,
             "tokens": trainer.state.num_input_tokens_seen,
             "train_seconds": round(result.metrics["train_runtime"], 2),  # this session's, after a resume
@@ -170,27 +170,30 @@ def _load_model(name_or_path: str, config: TrainConfig) -> Any:
     return model
 
 
-def sharding(config: TrainConfig, world_size: int, cpu: bool) -> tuple[str, dict[str, Any]]:
-    """TrainingArguments' fsdp and fsdp_config: "auto" shards a full fine-tune over several GPUs (FSDP2).
+def sharding(config: TrainConfig, world_size: int, cpu: bool) -> dict[str, Any]:
+    """FSDP settings for TrainingArguments: "auto" shards a full fine-tune over several GPUs (FSDP2 full shard).
 
     A 7-8B model's float32 weights, gradients and AdamW state (about 120 GB) fit on no single GPU; full
-    shard splits all three across the ranks. LoRA trains too few weights to need it, and one rank or the
-    CPU (gloo) trains with plain data parallel.
+    shard splits all three across the ranks. LoRA trains too few weights to need it, and one rank trains
+    as it is. accelerate shards on GPUs only: CPU ranks (gloo) always train with plain data parallel.
+    "shard" shards on GPUs whatever the rest, "none" never; any other value goes to TrainingArguments.fsdp
+    as is (the older option strings, e.g. "full_shard auto_wrap").
     """
-    fsdp = config.distributed.fsdp
-    if fsdp == "auto":
-        fsdp = "full_shard auto_wrap" if not cpu and world_size > 1 and config.model.finetune == "full" else ""
-    if not fsdp:
-        return "", {}
+    choice = config.distributed.fsdp
+    if choice == "auto":
+        choice = "shard" if world_size > 1 and config.model.finetune == "full" else "none"
+    if cpu or choice in ("none", ""):
+        return {}
     fsdp_config: dict[str, Any] = {
         "version": 2,
-        # The final model and the checkpoints as one ordinary model file, loadable without FSDP.
-        "state_dict_type": "FULL_STATE_DICT",
+        "reshard_after_forward": True,  # full shard: parameters are gathered per layer, then freed again
+        "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",  # one unit per decoder layer (the model's _no_split_modules)
+        "state_dict_type": "FULL_STATE_DICT",  # the final model and checkpoints load without FSDP
         # Recomputed inside each sharded layer; the Trainer's own switch would gather the layer twice.
         "activation_checkpointing": config.model.activation_checkpointing,
         **config.distributed.fsdp_config,
     }
-    return fsdp, fsdp_config
+    return {"fsdp": True if choice == "shard" else choice, "fsdp_config": fsdp_config}
 
 
 def _training_args(
@@ -198,7 +201,7 @@ def _training_args(
 ) -> TrainingArguments:
     settings, run = plan.settings, config.run
     cpu = use_cpu(run.use_cpu)
-    fsdp, fsdp_config = sharding(config, ranks.world_size, cpu)
+    fsdp = sharding(config, ranks.world_size, cpu)
     return TrainingArguments(
         output_dir=str(phase_dir),
         per_device_train_batch_size=1,  # one pack per micro-batch; a pack holds many samples
@@ -225,8 +228,7 @@ def _training_args(
         include_num_input_tokens_seen="all",  # packed rows have no padding: every token is real
         disable_tqdm=True,
         report_to="none",
-        fsdp=fsdp or None,
-        fsdp_config=fsdp_config or None,
+        **fsdp,
     )
 
 

@@ -48,9 +48,9 @@ def test_a_candidate_trained_on_the_seeds_beats_the_base_model_on_them(smollm2_m
         f"data.phase1={write_jsonl(tmp_path / 'knowledge.jsonl', knowledge)}",
         f"data.phase2={write_jsonl(tmp_path / 'skills.jsonl', skills)}",
         f"run.output_dir={tmp_path / 'runs'}",
-        "data.max_length=192", "data.pack_tokens=512", "data.replay_fraction=0.0",
-        "phase1.max_steps=2", "phase1.learning_rate=1e-4", "phase1.effective_batch=5",
-        "phase2.max_steps=6", "phase2.learning_rate=2e-4", "phase2.effective_batch=10",
+        "data.max_length=192", "data.pack_tokens=256", "data.replay_fraction=0.0",
+        "phase1.max_steps=1", "phase1.learning_rate=1e-4", "phase1.effective_batch=2",
+        "phase2.max_steps=4", "phase2.learning_rate=3e-4", "phase2.effective_batch=6",
     ]  # fmt: skip
     outcome = run_training(load_config(TINY_CPU, overrides), interactive=False)
     assert outcome.finished and outcome.final_dir is not None

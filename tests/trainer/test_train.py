@@ -257,3 +257,25 @@ def test_lora_phase_saves_a_merged_full_model(inputs: dict[str, Path], tmp_path:
     assert base.keys() == tuned.keys(), "a plain model, loadable without peft"
     changed = {name for name in base if not torch.equal(base[name], tuned[name])}
     assert changed and all("q_proj" in name or "v_proj" in name for name in changed)
+
+
+def test_a_full_fine_tune_on_several_gpus_is_sharded_with_fsdp2_full_shard() -> None:
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from transformers import TrainingArguments
+
+    from trainer.config import parse_config
+    from trainer.train import sharding
+
+    config = parse_config({"model": {"activation_checkpointing": True}}, [])
+    settings = sharding(config, world_size=8, cpu=False)
+    # No GPU here: what can be checked is that the Trainer and accelerate take these settings as FSDP2 full shard.
+    args = TrainingArguments(output_dir="unused", use_cpu=True, report_to="none", **settings)
+    plugin = FullyShardedDataParallelPlugin(**args.fsdp_plugin_args)
+    assert (plugin.fsdp_version, plugin.reshard_after_forward, plugin.activation_checkpointing) == (2, True, True)
+    assert plugin.state_dict_type.name == "FULL_STATE_DICT", "the final model is one ordinary file"
+    assert plugin.auto_wrap_policy is not None, "one FSDP unit per decoder layer"
+
+    lora = parse_config({"model": {"finetune": "lora"}}, [])
+    assert sharding(config, world_size=1, cpu=False) == sharding(lora, world_size=8, cpu=False) == {}
+    assert sharding(config, world_size=8, cpu=True) == {}, "accelerate shards on GPUs only"
+    assert sharding(parse_config({"distributed": {"fsdp": "none"}}, []), world_size=8, cpu=False) == {}
