@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from datasets import disable_progress_bars
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -213,6 +214,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="scratch folder, deleted after (default: in /tmp)")
     options = parser.parse_args()
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    disable_progress_bars()
     size, gpu = (TINY, False) if options.tiny else (FULL, torch.cuda.is_available())
     if not options.tiny and not gpu:
         raise SystemExit("no GPU here: run with --tiny to check the script on the CPU")
@@ -238,7 +241,7 @@ def main() -> None:
         return
     peak = _peak_flops(options.peak_tflops)
     device = torch.cuda.get_device_name() if gpu else "CPU"
-    print(f"model: Llama {parameters / 1e9:.2f}B parameters (hidden {size.hidden}, {size.layers} layers), "
+    print(f"model: Llama {parameters / 1e6:,.1f}M parameters (hidden {size.hidden}, {size.layers} layers), "
           f"{'bf16 autocast' if gpu else 'float32'}, {device} x {world_size}")  # fmt: skip
     for phase, r in results.items():
         rate = r["tokens"] / r["seconds"]

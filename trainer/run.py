@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trainer.callbacks import remove_checkpoints
+from trainer.callbacks import StopOnSignal, remove_checkpoints
 from trainer.config import TrainConfig
 from trainer.curves import write_curves
 from trainer.errors import DataError, JournalError
@@ -52,6 +52,23 @@ def run_training(
     journal_path = run_dir / JOURNAL_FILE
     journal = load_journal(journal_path, config.run.taxonomy_commit)
     digests = _digests({path for plan in plans for path in (*plan.sets, plan.replay_set) if path})
+    stop = StopOnSignal(ranks)
+    with stop.listening():
+        return _run_phases(plans, config, run_dir, journal, digests, ranks, stop, interactive, now)
+
+
+def _run_phases(
+    plans: list[PhasePlan],
+    config: TrainConfig,
+    run_dir: Path,
+    journal: Journal,
+    digests: dict[str, str],
+    ranks: Ranks,
+    stop: StopOnSignal,
+    interactive: bool,
+    now: Callable[[], datetime],
+) -> RunOutcome:
+    journal_path = run_dir / JOURNAL_FILE
     for plan in plans:
         phase_fingerprint = fingerprint(plan, config, digests)
         if journal.is_done(plan.name, phase_fingerprint):
@@ -63,7 +80,7 @@ def run_training(
             log.info("%s: already done for taxonomy commit %s, skipping", plan.name, config.run.taxonomy_commit)
             continue
         journal = _record(ranks, journal_path, journal.started(plan.name, phase_fingerprint))
-        outcome = train_phase(plan, config, run_dir, phase_fingerprint, ranks, interactive=interactive)
+        outcome = train_phase(plan, config, run_dir, phase_fingerprint, ranks, stop, interactive=interactive)
         if not outcome.finished:
             _record(ranks, journal_path, journal.stopped(plan.name, outcome.checkpoint))
             log.warning("%s: stopped at %s; rerun the same command to resume", plan.name, outcome.checkpoint)

@@ -48,63 +48,73 @@ class PhaseOutcome:
 
 
 def train_phase(
-    plan: PhasePlan, config: TrainConfig, run_dir: Path, fingerprint: str, ranks: Ranks, *, interactive: bool
+    plan: PhasePlan,
+    config: TrainConfig,
+    run_dir: Path,
+    fingerprint: str,
+    ranks: Ranks,
+    stop: StopOnSignal,
+    *,
+    interactive: bool,
 ) -> PhaseOutcome:
-    """Train one phase, resuming from its newest complete checkpoint when an earlier attempt was stopped."""
-    phase_dir = plan.phase_dir(run_dir)
-    stop = StopOnSignal(ranks)
-    with stop.listening():  # from the start: a signal while data is prepared stops at the first step
-        tokenizer = _load_tokenizer(plan.start_model)
-        data = prepare_phase_data(
-            plan,
-            tokenizer,
-            max_length=config.data.max_length,
-            pack_tokens=config.data.pack_tokens,
-            seed=config.run.seed,
-            workers=config.data.workers,
-            folder=data_folder(phase_dir, fingerprint),
-            ranks=ranks,
-        )
-        summary = data.summary
-        schedule = fit_schedule(plan.settings, summary["samples"], summary["packs"], ranks.world_size)
-        log.info(
-            "%s: %d samples (%d over %d tokens dropped) in %d packs of <= %d tokens, packing efficiency %.1f%%; "
-            "%d steps of %.0f samples on %d rank(s), %d warmup",
-            plan.name,
-            summary["samples"],
-            summary["dropped_too_long"],
-            summary["max_length"],
-            summary["packs"],
-            summary["pack_tokens"],
-            100 * summary["packing_efficiency"],
-            schedule.steps,
-            schedule.samples_per_step,
-            ranks.world_size,
-            schedule.warmup_steps,
-        )
-        if ranks.is_main:
-            for partial in discard_partial_checkpoints(phase_dir):
-                log.warning("%s: %s was cut short while being saved; deleted it", plan.name, partial)
-        ranks.wait_for_everyone()
-        resume_from = last_complete_checkpoint(phase_dir)
+    """Train one phase, resuming from its newest complete checkpoint when an earlier attempt was stopped.
 
-        model = _load_model(plan.start_model, config)
-        trainer = Trainer(
-            model=model,
-            args=_training_args(plan, config, phase_dir, schedule, ranks),
-            train_dataset=data.packs,
-            data_collator=collate_packs,
-            processing_class=tokenizer,
-            callbacks=[
-                stop,
-                CommitCheckpoints(ranks, config.run.save_total_limit),
-                ProgressReport(plan.name, interactive),
-            ],
-        )
-        trainer.remove_callback(PrinterCallback)  # ProgressReport prints instead
-        if resume_from:
-            log.info("%s: resuming from %s", plan.name, resume_from)
-        result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    `stop` listens for the whole run: a signal while data is prepared, or while the previous phase saved
+    its final model, stops this phase at its first step.
+    """
+    phase_dir = plan.phase_dir(run_dir)
+    stop.stopped_at = None
+    tokenizer = _load_tokenizer(plan.start_model)
+    data = prepare_phase_data(
+        plan,
+        tokenizer,
+        max_length=config.data.max_length,
+        pack_tokens=config.data.pack_tokens,
+        seed=config.run.seed,
+        workers=config.data.workers,
+        folder=data_folder(phase_dir, fingerprint),
+        ranks=ranks,
+    )
+    summary = data.summary
+    schedule = fit_schedule(plan.settings, summary["samples"], summary["packs"], ranks.world_size)
+    log.info(
+        "%s: %d samples (%d over %d tokens dropped) in %d packs of <= %d tokens, packing efficiency %.1f%%; "
+        "%d steps of %.0f samples on %d rank(s), %d warmup",
+        plan.name,
+        summary["samples"],
+        summary["dropped_too_long"],
+        summary["max_length"],
+        summary["packs"],
+        summary["pack_tokens"],
+        100 * summary["packing_efficiency"],
+        schedule.steps,
+        schedule.samples_per_step,
+        ranks.world_size,
+        schedule.warmup_steps,
+    )
+    if ranks.is_main:
+        for partial in discard_partial_checkpoints(phase_dir):
+            log.warning("%s: %s was cut short while being saved; deleted it", plan.name, partial)
+    ranks.wait_for_everyone()
+    resume_from = last_complete_checkpoint(phase_dir)
+
+    model = _load_model(plan.start_model, config)
+    trainer = Trainer(
+        model=model,
+        args=_training_args(plan, config, phase_dir, schedule, ranks),
+        train_dataset=data.packs,
+        data_collator=collate_packs,
+        processing_class=tokenizer,
+        callbacks=[
+            stop,
+            CommitCheckpoints(ranks, config.run.save_total_limit),
+            ProgressReport(plan.name, interactive),
+        ],
+    )
+    trainer.remove_callback(PrinterCallback)  # ProgressReport prints instead
+    if resume_from:
+        log.info("%s: resuming from %s", plan.name, resume_from)
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     if stop.stopped_at is not None:
         checkpoint = last_complete_checkpoint(phase_dir)
         name = stop.received.name if stop.received is not None else "a signal to another rank"
