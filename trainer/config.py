@@ -64,12 +64,19 @@ class DataSettings:
     phase2: str | None = None
     max_length: int = 4096
     pack_tokens: int = 16384
-    replay_fraction: float = 1.0
+    replay_fraction: float = 1.0  # share of the phase-1 set replayed in phase 2, when knowledge_share is unset
+    knowledge_share: float | None = None  # phase 2 topped up with phase-1 records until this share is knowledge
+    workers: int = 0  # processes that render the data; 0: one per 2,000 records, at most one per CPU
 
 
 @dataclass(frozen=True)
 class PhaseSettings:
-    """Optimiser schedule of one phase; effective_batch counts samples per optimiser step."""
+    """Optimiser schedule of one phase; effective_batch counts samples per optimiser step.
+
+    The LAB values assume far more data than a taxonomy's: effective_batch shrinks so that an epoch has at
+    least min_steps_per_epoch steps, and warmup takes at most max_warmup_share of the steps, so a small
+    phase still reaches its learning rate.
+    """
 
     learning_rate: float
     effective_batch: int
@@ -79,13 +86,17 @@ class PhaseSettings:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_steps: int = -1
+    adam_beta2: float = 0.95  # as instructlab/training; the Trainer's default is 0.999
+    min_steps_per_epoch: int = 10
+    max_warmup_share: float = 0.1
 
 
 @dataclass(frozen=True)
 class DistributedSettings:
-    """Passed to TrainingArguments as is; empty fsdp means plain data parallel (or one process)."""
+    """How ranks share the model. "auto": FSDP2 full shard for a full fine-tune on several GPUs, else plain
+    data parallel; "shard" / "none" force either; any other value goes to TrainingArguments.fsdp as is."""
 
-    fsdp: str = ""
+    fsdp: str = "auto"
     fsdp_config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -281,6 +292,15 @@ def _check_values(config: TrainConfig) -> list[str]:
         " or the longest samples fit in no pack",
     )
     need(0.0 <= data.replay_fraction <= 1.0, "'data.replay_fraction' must be between 0 and 1")
+    need(
+        data.knowledge_share is None or 0.0 <= data.knowledge_share < 1.0,
+        "'data.knowledge_share' must be in [0, 1)",
+    )
+    need(
+        data.knowledge_share is None or data.replay_fraction == 1.0,
+        "'data.knowledge_share' and 'data.replay_fraction' both decide phase 2's replay; set only one",
+    )
+    need(data.workers >= 0, "'data.workers' must be 0 (automatic) or more")
     need(lora.r >= 1 and lora.alpha >= 1, "'model.lora.r' and 'model.lora.alpha' must be at least 1")
     need(0.0 <= lora.dropout < 1.0, "'model.lora.dropout' must be in [0, 1)")
     for name in ("phase1", "phase2", "stacked"):
@@ -290,4 +310,7 @@ def _check_values(config: TrainConfig) -> list[str]:
         need(phase.epochs > 0, f"'{name}.epochs' must be positive")
         need(phase.warmup_steps >= 0, f"'{name}.warmup_steps' must not be negative")
         need(phase.max_steps == -1 or phase.max_steps >= 1, f"'{name}.max_steps' must be -1 (off) or >= 1")
+        need(0.0 < phase.adam_beta2 < 1.0, f"'{name}.adam_beta2' must be in (0, 1)")
+        need(phase.min_steps_per_epoch >= 1, f"'{name}.min_steps_per_epoch' must be at least 1")
+        need(0.0 <= phase.max_warmup_share <= 1.0, f"'{name}.max_warmup_share' must be between 0 and 1")
     return problems

@@ -25,9 +25,7 @@ def loss_points(log_history: Iterable[Mapping[str, Any]]) -> LossCurve:
 def write_curves(run_dir: Path, curves: Mapping[str, LossCurve]) -> tuple[Path, Path]:
     """Save every phase's curve as JSON ({phase: [{step, loss}]}) and one PNG with a line per phase."""
     json_path, png_path = run_dir / CURVES_JSON, run_dir / CURVES_PNG
-    payload = {
-        phase: [{"step": step, "loss": loss} for step, loss in points] for phase, points in curves.items()
-    }
+    payload = {phase: [{"step": step, "loss": loss} for step, loss in points] for phase, points in curves.items()}
     json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     figure = Figure(figsize=(7, 4), dpi=100)
     FigureCanvasAgg(figure)  # the Agg canvas attaches itself; no pyplot, no display needed

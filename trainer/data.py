@@ -151,9 +151,7 @@ def _message_problems(messages: list[Any]) -> list[str]:
             problems.append(f"messages[{index}] must be an object")
             continue
         if message.get("role") not in ROLES:
-            problems.append(
-                f"messages[{index}].role must be one of {', '.join(ROLES)}, found {message.get('role')!r}"
-            )
+            problems.append(f"messages[{index}].role must be one of {', '.join(ROLES)}, found {message.get('role')!r}")
         if not isinstance(message.get("content"), str):
             problems.append(f"messages[{index}].content must be a string")
     return problems
@@ -199,9 +197,7 @@ def render_sample(record: Record, tokenizer: ChatTokenizer) -> Sample:
     encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     input_ids = tuple(encoded["input_ids"])
     labels = tuple(
-        token
-        if any(begin < span_end and end > span_start for span_start, span_end in spans)
-        else IGNORE_INDEX
+        token if any(begin < span_end and end > span_start for span_start, span_end in spans) else IGNORE_INDEX
         for token, (begin, end) in zip(input_ids, encoded["offset_mapping"], strict=True)
     )
     return Sample(record_id=record.id, input_ids=input_ids, labels=labels)
@@ -242,10 +238,6 @@ def _render(
     tokenizer: ChatTokenizer, turns: list[dict[str, str]], record: Record, *, add_generation_prompt: bool
 ) -> str:
     try:
-        return tokenizer.apply_chat_template(
-            turns, tokenize=False, add_generation_prompt=add_generation_prompt
-        )
+        return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=add_generation_prompt)
     except jinja2.TemplateError as exc:
-        raise TemplateError(
-            f"record {record.id!r} ({record.source}): the chat template refused it: {exc}"
-        ) from exc
+        raise TemplateError(f"record {record.id!r} ({record.source}): the chat template refused it: {exc}") from exc

@@ -17,10 +17,11 @@ JOURNAL_FILE = "journal.json"
 class PhaseEntry:
     """A phase as the journal last saw it."""
 
-    status: Literal["running", "done"]
+    status: Literal["running", "stopped", "done"]
     fingerprint: str
     final_dir: str | None = None
     finished_at: str | None = None
+    checkpoint: str | None = None  # where a stopped phase resumes
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,18 @@ class Journal:
     def started(self, phase: str, fingerprint: str) -> Journal:
         return replace(self, phases={**self.phases, phase: PhaseEntry("running", fingerprint)})
 
-    def finished(self, phase: str, final_dir: str, at: str) -> Journal:
-        entry = replace(self.phases[phase], status="done", final_dir=final_dir, finished_at=at)
+    def stopped(self, phase: str, checkpoint: str | None) -> Journal:
+        entry = replace(self.phases[phase], status="stopped", checkpoint=checkpoint)
         return replace(self, phases={**self.phases, phase: entry})
+
+    def finished(self, phase: str, final_dir: str, at: str) -> Journal:
+        entry = replace(self.phases[phase], status="done", final_dir=final_dir, finished_at=at, checkpoint=None)
+        return replace(self, phases={**self.phases, phase: entry})
+
+    @property
+    def was_stopped(self) -> bool:
+        """True when the last run stopped at a checkpoint (a signal), so a rerun resumes."""
+        return any(entry.status == "stopped" for entry in self.phases.values())
 
 
 def load_journal(path: Path, taxonomy_commit: str) -> Journal:
@@ -61,9 +71,7 @@ def load_journal(path: Path, taxonomy_commit: str) -> Journal:
         phases = {name: PhaseEntry(**entry) for name, entry in raw["phases"].items()}
         journal = Journal(raw["taxonomy_commit"], phases)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise JournalError(
-            f"{path} is not a taxbot run journal ({exc}); move it aside to start the run over"
-        ) from exc
+        raise JournalError(f"{path} is not a taxbot run journal ({exc}); move it aside to start the run over") from exc
     if journal.taxonomy_commit != taxonomy_commit:
         raise JournalError(
             f"{path} belongs to taxonomy commit {journal.taxonomy_commit}, not {taxonomy_commit}; "
@@ -73,8 +81,8 @@ def load_journal(path: Path, taxonomy_commit: str) -> Journal:
 
 
 def save_journal(path: Path, journal: Journal) -> None:
-    """Write the journal atomically, so a crash mid-write leaves the previous version."""
+    """Write the journal atomically, so a crash mid-write leaves the previous version. Rank 0 alone calls it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_suffix(".tmp")
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     scratch.write_text(json.dumps(asdict(journal), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(scratch, path)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -32,11 +33,17 @@ def pack_samples(samples: Sequence[Sample], capacity: int) -> list[Pack]:
     too_long = [s.record_id for s in samples if len(s.input_ids) > capacity]
     if too_long:
         raise ValueError(f"{len(too_long)} sample(s) exceed the pack capacity {capacity}: {too_long[:5]}")
-    order = sorted(range(len(samples)), key=lambda index: -len(samples[index].input_ids))
+    bins = plan_bins([len(sample.input_ids) for sample in samples], capacity)
+    return [_join([samples[index] for index in members]) for members in bins]
+
+
+def plan_bins(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Indices of the samples each row holds, by best-fit decreasing on their lengths alone."""
+    order = sorted(range(len(lengths)), key=lambda index: -lengths[index])
     bins: list[list[int]] = []
     room: list[tuple[int, int]] = []  # (tokens still free, bin index), kept sorted
     for index in order:
-        size = len(samples[index].input_ids)
+        size = lengths[index]
         at = bisect.bisect_left(room, (size, -1))
         if at < len(room):
             free, chosen = room.pop(at)
@@ -46,21 +53,27 @@ def pack_samples(samples: Sequence[Sample], capacity: int) -> list[Pack]:
         bins[chosen].append(index)
         if free - size > 0:
             bisect.insort(room, (free - size, chosen))
-    return [_join([samples[index] for index in members]) for members in bins]
+    return bins
 
 
 def _join(members: list[Sample]) -> Pack:
+    input_ids, labels, position_ids = join_rows([(m.input_ids, m.labels) for m in members])
+    return Pack(tuple(input_ids), tuple(labels), tuple(position_ids), len(members))
+
+
+def join_rows(members: Sequence[tuple[Sequence[int], Sequence[int]]]) -> tuple[list[int], list[int], list[int]]:
+    """Input ids, labels and restarting positions of samples (ids, labels) laid end to end."""
     input_ids: list[int] = []
     labels: list[int] = []
     position_ids: list[int] = []
-    for sample in members:
-        input_ids.extend(sample.input_ids)
+    for ids, sample_labels in members:
+        input_ids.extend(ids)
         # The first token of a sample is never a target: predicting it from the previous sample's
         # last token would teach the model to continue across unrelated samples.
         labels.append(IGNORE_INDEX)
-        labels.extend(sample.labels[1:])
-        position_ids.extend(range(len(sample.input_ids)))
-    return Pack(tuple(input_ids), tuple(labels), tuple(position_ids), len(members))
+        labels.extend(sample_labels[1:])
+        position_ids.extend(range(len(ids)))
+    return input_ids, labels, position_ids
 
 
 def packing_efficiency(packs: Sequence[Pack], capacity: int) -> float:
@@ -70,10 +83,13 @@ def packing_efficiency(packs: Sequence[Pack], capacity: int) -> float:
     return sum(len(pack.input_ids) for pack in packs) / (len(packs) * capacity)
 
 
-def collate_packs(packs: Sequence[Pack]) -> dict[str, torch.Tensor]:
-    """A micro-batch as one flattened row of shape (1, tokens); no padding and no attention mask."""
+def collate_packs(packs: Sequence[Pack | Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+    """A micro-batch as one flattened row of shape (1, tokens); no padding and no attention mask.
+
+    Packs come as Pack values or as rows of the prepared Arrow dataset (mappings with the same fields).
+    """
+    rows = [pack if isinstance(pack, Mapping) else vars(pack) for pack in packs]
     return {
-        "input_ids": torch.tensor([[t for pack in packs for t in pack.input_ids]], dtype=torch.long),
-        "labels": torch.tensor([[t for pack in packs for t in pack.labels]], dtype=torch.long),
-        "position_ids": torch.tensor([[p for pack in packs for p in pack.position_ids]], dtype=torch.long),
+        name: torch.tensor([[t for row in rows for t in row[name]]], dtype=torch.long)
+        for name in ("input_ids", "labels", "position_ids")
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class PhasePlan:
     start_model: str
     settings: PhaseSettings
     follows: str | None  # the phase whose final checkpoint this one starts from
+    knowledge_share: float | None = None  # replay tops phase 2 up to this share of knowledge (else replay_fraction)
 
     def phase_dir(self, run_dir: Path) -> Path:
         return run_dir / self.name
@@ -55,7 +57,14 @@ def plan_phases(config: TrainConfig, run_dir: Path) -> list[PhasePlan]:
     replay = knowledge if config.data.replay_fraction > 0 else None
     start = str(phase1.final_dir(run_dir))
     phase2 = PhasePlan(
-        "phase2", (rest[0],), replay, config.data.replay_fraction, start, config.phase2, "phase1"
+        "phase2",
+        (rest[0],),
+        replay,
+        config.data.replay_fraction,
+        start,
+        config.phase2,
+        "phase1",
+        config.data.knowledge_share,
     )
     return [phase1, phase2]
 
@@ -71,6 +80,44 @@ def gradient_accumulation(effective_batch: int, samples: int, packs: int, world_
     """Packs per process and optimiser step, so that one step sees about effective_batch samples."""
     samples_per_pack = samples / packs
     return max(1, round(effective_batch / (samples_per_pack * world_size)))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A phase's batch and warmup fitted to its data, the same on every rank."""
+
+    effective_batch: int  # samples per optimiser step asked for, after fitting to the data
+    accumulation: int  # packs per rank and optimiser step
+    steps: int  # optimiser steps the phase takes
+    warmup_steps: int
+    samples_per_step: float  # what one step really sees, across ranks
+
+    def summary(self, settings: PhaseSettings, world_size: int) -> dict[str, Any]:
+        return {
+            "world_size": world_size,
+            "effective_batch_configured": settings.effective_batch,
+            "effective_batch": self.effective_batch,
+            "gradient_accumulation_steps": self.accumulation,
+            "samples_per_step": round(self.samples_per_step, 1),
+            "steps": self.steps,
+            "warmup_steps": self.warmup_steps,
+        }
+
+
+def fit_schedule(settings: PhaseSettings, samples: int, packs: int, world_size: int) -> Schedule:
+    """Effective batch and warmup scaled to the phase's size, so that a small phase reaches its learning rate.
+
+    LAB's phase 2 (effective batch 3,840, 25 warmup steps) takes 2.5 steps an epoch on 9,600 samples and ends
+    before warmup does. Here the batch shrinks until an epoch has min_steps_per_epoch steps, and warmup is
+    capped at max_warmup_share of all steps.
+    """
+    effective = min(settings.effective_batch, max(1, math.ceil(samples / settings.min_steps_per_epoch)))
+    accumulation = gradient_accumulation(effective, samples, packs, world_size)
+    # As the Trainer counts: each rank's share of the packs, then accumulation windows, the last one partial.
+    per_epoch = math.ceil(math.ceil(packs / world_size) / accumulation)
+    steps = settings.max_steps if settings.max_steps > 0 else math.ceil(settings.epochs * per_epoch)
+    warmup = min(settings.warmup_steps, math.floor(steps * settings.max_warmup_share))
+    return Schedule(effective, accumulation, steps, warmup, accumulation * world_size * samples / packs)
 
 
 def fingerprint(plan: PhasePlan, config: TrainConfig, set_digests: dict[str, str]) -> str:

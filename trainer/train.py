@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import PartialState
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import (
     AutoModelForCausalLM,
@@ -19,65 +18,68 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
-from trainer.callbacks import ProgressReport, SigtermCheckpoint
+from trainer.callbacks import (
+    CommitCheckpoints,
+    ProgressReport,
+    StopOnSignal,
+    discard_partial_checkpoints,
+    last_complete_checkpoint,
+)
 from trainer.config import TrainConfig
 from trainer.curves import loss_points
-from trainer.data import SampleSet, build_samples, read_records, select_replay
 from trainer.errors import TemplateError, TrainerError
-from trainer.packing import Pack, collate_packs, pack_samples, packing_efficiency
-from trainer.plan import METADATA_FILE, PhasePlan, gradient_accumulation, inherited_summary
+from trainer.packing import collate_packs
+from trainer.plan import METADATA_FILE, PhasePlan, Schedule, fit_schedule, inherited_summary
+from trainer.prepare import data_folder, prepare_phase_data
+from trainer.ranks import Ranks, use_cpu
 
 log = logging.getLogger("taxbot.trainer")
 
 
 @dataclass(frozen=True)
 class PhaseOutcome:
-    """How a phase ended: finished (final_dir written) or stopped by SIGTERM at a checkpoint."""
+    """How a phase ended: finished (final_dir written) or stopped by a signal at a checkpoint."""
 
     finished: bool
     final_dir: Path | None = None
     checkpoint: str | None = None
-
-
-@dataclass(frozen=True)
-class PhaseData:
-    """A phase's samples as packed rows, and the counts a reader of the metadata wants."""
-
-    samples: SampleSet
-    replayed_records: int
-    packs: list[Pack]
-    pack_tokens: int
-
-    def summary(self, sets: tuple[str, ...]) -> dict[str, Any]:
-        return {
-            "sets": list(sets),
-            "replayed_records": self.replayed_records,
-            "samples": len(self.samples.samples),
-            "dropped_too_long": len(self.samples.too_long),
-            "max_length": self.samples.max_length,
-            "tokens": self.samples.token_count,
-            "packs": len(self.packs),
-            "pack_tokens": self.pack_tokens,
-            "packing_efficiency": round(packing_efficiency(self.packs, self.pack_tokens), 4),
-        }
+    stopped_by: str | None = None
 
 
 def train_phase(
-    plan: PhasePlan, config: TrainConfig, run_dir: Path, fingerprint: str, *, interactive: bool
+    plan: PhasePlan,
+    config: TrainConfig,
+    run_dir: Path,
+    fingerprint: str,
+    ranks: Ranks,
+    stop: StopOnSignal,
+    *,
+    interactive: bool,
 ) -> PhaseOutcome:
-    """Train one phase, resuming from its newest checkpoint when an earlier attempt was stopped."""
+    """Train one phase, resuming from its newest complete checkpoint when an earlier attempt was stopped.
+
+    `stop` listens for the whole run: a signal while data is prepared, or while the previous phase saved
+    its final model, stops this phase at its first step.
+    """
     phase_dir = plan.phase_dir(run_dir)
+    stop.stopped_at = None
     tokenizer = _load_tokenizer(plan.start_model)
-    data = _phase_data(plan, config, tokenizer)
-    summary = data.summary(plan.sets)
-    world_size = PartialState().num_processes
-    accumulation = gradient_accumulation(
-        plan.settings.effective_batch, summary["samples"], summary["packs"], world_size
+    data = prepare_phase_data(
+        plan,
+        tokenizer,
+        max_length=config.data.max_length,
+        pack_tokens=config.data.pack_tokens,
+        seed=config.run.seed,
+        workers=config.data.workers,
+        folder=data_folder(phase_dir, fingerprint),
+        ranks=ranks,
     )
+    summary = data.summary
+    schedule = fit_schedule(plan.settings, summary["samples"], summary["packs"], ranks.world_size)
     log.info(
-        "%s: %d samples (%d over %d tokens dropped) in %d packs of <= %d tokens, packing efficiency %.1f%%",
+        "%s: %d samples (%d over %d tokens dropped) in %d packs of <= %d tokens, packing efficiency %.1f%%; "
+        "%d steps of %.0f samples on %d rank(s), %d warmup",
         plan.name,
         summary["samples"],
         summary["dropped_too_long"],
@@ -85,30 +87,42 @@ def train_phase(
         summary["packs"],
         summary["pack_tokens"],
         100 * summary["packing_efficiency"],
+        schedule.steps,
+        schedule.samples_per_step,
+        ranks.world_size,
+        schedule.warmup_steps,
     )
+    if ranks.is_main:
+        for partial in discard_partial_checkpoints(phase_dir):
+            log.warning("%s: %s was cut short while being saved; deleted it", plan.name, partial)
+    ranks.wait_for_everyone()
+    resume_from = last_complete_checkpoint(phase_dir)
 
     model = _load_model(plan.start_model, config)
-    sigterm = SigtermCheckpoint()
     trainer = Trainer(
         model=model,
-        args=_training_args(plan, config, phase_dir, accumulation),
+        args=_training_args(plan, config, phase_dir, schedule, ranks),
         train_dataset=data.packs,
         data_collator=collate_packs,
         processing_class=tokenizer,
-        callbacks=[sigterm, ProgressReport(plan.name, interactive)],
+        callbacks=[
+            stop,
+            CommitCheckpoints(ranks, config.run.save_total_limit),
+            ProgressReport(plan.name, interactive),
+        ],
     )
     trainer.remove_callback(PrinterCallback)  # ProgressReport prints instead
-    resume_from = get_last_checkpoint(str(phase_dir)) if phase_dir.is_dir() else None
     if resume_from:
         log.info("%s: resuming from %s", plan.name, resume_from)
-    with sigterm.listening():
-        trainer.train(resume_from_checkpoint=resume_from)
-    if sigterm.stopped_at is not None:
-        return PhaseOutcome(finished=False, checkpoint=get_last_checkpoint(str(phase_dir)))
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if stop.stopped_at is not None:
+        checkpoint = last_complete_checkpoint(phase_dir)
+        name = stop.received.name if stop.received is not None else "a signal to another rank"
+        return PhaseOutcome(finished=False, checkpoint=str(checkpoint) if checkpoint else None, stopped_by=name)
 
     final_dir = plan.final_dir(run_dir)
     _save_final(trainer, plan, config, final_dir)
-    if trainer.is_world_process_zero():
+    if ranks.is_main:
         curve = loss_points(trainer.state.log_history)
         metadata = {
             "phase": plan.name,
@@ -119,35 +133,17 @@ def train_phase(
             "settings": dataclasses.asdict(plan.settings),
             "inherited": _inherited(plan),
             "data": summary,
-            "batch": {
-                "world_size": world_size,
-                "gradient_accumulation_steps": accumulation,
-                "samples_per_step": round(
-                    accumulation * world_size * summary["samples"] / summary["packs"], 1
-                ),
-            },
+            "batch": schedule.summary(plan.settings, ranks.world_size),
+            "sharding": "fsdp2 full shard" if trainer.is_fsdp_enabled else "data parallel",
             "steps": trainer.state.global_step,
+            "tokens": trainer.state.num_input_tokens_seen,
+            "train_seconds": round(result.metrics["train_runtime"], 2),  # this session's, after a resume
             "final_loss": curve[-1][1] if curve else None,
             "loss_curve": curve,
         }
         (final_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-    trainer.accelerator.wait_for_everyone()
+    ranks.wait_for_everyone()
     return PhaseOutcome(finished=True, final_dir=final_dir)
-
-
-def _phase_data(plan: PhasePlan, config: TrainConfig, tokenizer: Any) -> PhaseData:
-    records = [record for path in plan.sets for record in read_records(Path(path))]
-    replay = []
-    if plan.replay_set is not None:
-        replay = select_replay(read_records(Path(plan.replay_set)), plan.replay_fraction, config.run.seed)
-    sample_set = build_samples([*records, *replay], tokenizer, config.data.max_length)
-    if not sample_set.samples:
-        raise TrainerError(
-            f"{plan.name}: all {len(sample_set.too_long)} samples are longer than data.max_length="
-            f"{config.data.max_length} tokens; raise data.max_length (and data.pack_tokens)"
-        )
-    packs = pack_samples(sample_set.samples, config.data.pack_tokens)
-    return PhaseData(sample_set, len(replay), packs, config.data.pack_tokens)
 
 
 def _load_tokenizer(name_or_path: str) -> Any:
@@ -184,36 +180,65 @@ def _load_model(name_or_path: str, config: TrainConfig) -> Any:
     return model
 
 
+def sharding(config: TrainConfig, world_size: int, cpu: bool) -> dict[str, Any]:
+    """FSDP settings for TrainingArguments: "auto" shards a full fine-tune over several GPUs (FSDP2 full shard).
+
+    A 7-8B model's float32 weights, gradients and AdamW state (about 120 GB) fit on no single GPU; full
+    shard splits all three across the ranks. LoRA trains too few weights to need it, and one rank trains
+    as it is. accelerate shards on GPUs only: CPU ranks (gloo) always train with plain data parallel.
+    "shard" shards on GPUs whatever the rest, "none" never; any other value goes to TrainingArguments.fsdp
+    as is (the older option strings, e.g. "full_shard auto_wrap").
+    """
+    choice = config.distributed.fsdp
+    if choice == "auto":
+        choice = "shard" if world_size > 1 and config.model.finetune == "full" else "none"
+    if cpu or choice in ("none", ""):
+        return {}
+    fsdp_config: dict[str, Any] = {
+        "version": 2,
+        "reshard_after_forward": True,  # full shard: parameters are gathered per layer, then freed again
+        "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",  # one unit per decoder layer (the model's _no_split_modules)
+        "state_dict_type": "FULL_STATE_DICT",  # the final model and checkpoints load without FSDP
+        # Recomputed inside each sharded layer; the Trainer's own switch would gather the layer twice.
+        "activation_checkpointing": config.model.activation_checkpointing,
+        **config.distributed.fsdp_config,
+    }
+    return {"fsdp": True if choice == "shard" else choice, "fsdp_config": fsdp_config}
+
+
 def _training_args(
-    plan: PhasePlan, config: TrainConfig, phase_dir: Path, accumulation: int
+    plan: PhasePlan, config: TrainConfig, phase_dir: Path, schedule: Schedule, ranks: Ranks
 ) -> TrainingArguments:
     settings, run = plan.settings, config.run
+    cpu = use_cpu(run.use_cpu)
+    fsdp = sharding(config, ranks.world_size, cpu)
     return TrainingArguments(
         output_dir=str(phase_dir),
         per_device_train_batch_size=1,  # one pack per micro-batch; a pack holds many samples
-        gradient_accumulation_steps=accumulation,
+        gradient_accumulation_steps=schedule.accumulation,
         num_train_epochs=settings.epochs,
-        max_steps=settings.max_steps,
+        max_steps=schedule.steps,
         learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=settings.warmup_steps,
+        warmup_steps=schedule.warmup_steps,
         weight_decay=settings.weight_decay,
+        adam_beta2=settings.adam_beta2,
         max_grad_norm=settings.max_grad_norm,
         bf16=config.model.precision == "bf16-mixed",
         fp16=config.model.precision == "fp16-mixed",
-        activation_checkpointing=config.model.activation_checkpointing,
+        activation_checkpointing=config.model.activation_checkpointing and not fsdp,
         logging_steps=run.logging_steps,
         save_strategy="steps",
         save_steps=run.save_steps,
-        save_total_limit=run.save_total_limit,
+        save_total_limit=None,  # CommitCheckpoints rotates, only once a newer checkpoint is complete
         seed=run.seed,
-        use_cpu=run.use_cpu,
-        dataloader_pin_memory=not run.use_cpu,
+        use_cpu=cpu,
+        dataloader_pin_memory=not cpu,
         remove_unused_columns=False,
+        include_num_input_tokens_seen="all",  # packed rows have no padding: every token is real
         disable_tqdm=True,
         report_to="none",
-        fsdp=config.distributed.fsdp or None,
-        fsdp_config=dict(config.distributed.fsdp_config) or None,
+        **fsdp,
     )
 
 

@@ -141,14 +141,16 @@ def _generate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJourna
 
 
 def _train(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
+    """Training in its own processes (torchrun, one per visible GPU): waited for, its exit code carried."""
     from trainer.config import load_config
     from trainer.errors import TrainerError
-    from trainer.run import run_training
+    from trainer.launch import EXIT_STOPPED, launch, process_count, train_command
+    from trainer.plan import plan_phases
 
     settings, data, sha = inputs.settings, journal.result("generate") or {}, journal.taxonomy_commit
-    config = Path(files("trainer") / "configs" / SHIPPED_TRAIN_CONFIG)  # type: ignore[arg-type]
+    config_path = Path(files("trainer") / "configs" / SHIPPED_TRAIN_CONFIG)  # type: ignore[arg-type]
     if settings.train_config:
-        config = inputs.taxonomy_dir / settings.train_config
+        config_path = inputs.taxonomy_dir / settings.train_config
     # The release's own values come last, so a configured override cannot point training elsewhere.
     overrides = [*settings.train_overrides, f"model.name_or_path={settings.base_model}",
                  f"data.phase1={data['phase1']}", f"data.phase2={data['phase2']}",
@@ -157,18 +159,25 @@ def _train(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, 
         overrides.append("run.mode=stacked")
     elif data["phase2_records"] == 0:  # knowledge only: phase 2 would have nothing to learn
         overrides.append("run.stop_after=phase1")
-    try:
-        outcome = run_training(load_config(config, overrides), interactive=False)
+    try:  # checked here, so a wrong setting is named before any process starts
+        config = load_config(config_path, overrides)
+        run_dir = Path(config.run.output_dir) / config.run.taxonomy_commit
+        final_dir = plan_phases(config, run_dir)[-1].final_dir(run_dir)
     except TrainerError as error:
-        raise ReleaseError(f"training failed: {error}") from error
-    if not outcome.finished or outcome.final_dir is None:
-        raise ReleaseStopped(f"training stopped at {outcome.checkpoint}; rerun the same command to resume")
+        raise ReleaseError(f"training cannot start: {error}") from error
+    processes = process_count(settings.train_processes)
+    edges.log(f"train: {processes} process(es), run folder {run_dir}")
+    code = launch(train_command(config_path, overrides, processes), run_dir, config.run.taxonomy_commit)
+    if code == EXIT_STOPPED:
+        raise ReleaseStopped(f"training stopped at a checkpoint in {run_dir}; rerun the same command to resume")
+    if code != 0:
+        raise ReleaseError(f"training failed (exit code {code}); its log is above, and a rerun resumes it")
     training = {}
-    for metadata in sorted(outcome.run_dir.glob("*/final/taxbot_phase.json")):
+    for metadata in sorted(run_dir.glob("*/final/taxbot_phase.json")):
         phase = json.loads(metadata.read_text(encoding="utf-8"))
         training[phase["phase"]] = {"samples": phase["data"]["samples"], "steps": phase["steps"],
                                     "final_loss": phase["final_loss"]}  # fmt: skip
-    return {"model": str(outcome.final_dir), "curves": str(outcome.run_dir / CURVES_PNG), "training": training}
+    return {"model": str(final_dir), "curves": str(run_dir / CURVES_PNG), "training": training}
 
 
 def _gate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:

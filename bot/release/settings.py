@@ -35,6 +35,7 @@ class ReleaseSettings:
     license: str = "apache-2.0"  # the Hub's licence id for the model card
     train_config: str | None = None  # a trainer YAML, relative to the taxonomy root; None: the shipped phase2.yaml
     train_overrides: tuple[str, ...] = ()  # dotted.key=value, as `taxbot train` takes them
+    train_processes: int = 0  # training processes (torchrun ranks); 0: one per visible GPU, one on a CPU
     per_leaf: int = 100  # generated pairs per leaf
     tag: str = "v{date}-{short_sha}"
     candidate_branch: str = "candidate-{short_sha}"
@@ -104,6 +105,8 @@ def _release_problems(settings: ReleaseSettings) -> list[str]:
         problems.append(f"`release.license` must be the Hub's licence id, e.g. apache-2.0, found {settings.license!r}")
     problems += _scheme_problems("release.tag", settings.tag)
     problems += _scheme_problems("release.candidate_branch", settings.candidate_branch)
+    if settings.train_processes < 0:
+        problems.append("`release.train_processes` must be 0 (one per visible GPU) or more")
     if settings.per_leaf < 1:
         problems.append("`release.per_leaf` must be at least 1")
     if bad := [o for o in settings.train_overrides if "=" not in o]:

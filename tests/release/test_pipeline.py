@@ -53,14 +53,14 @@ def lake(words: list[str], author: str = "tester") -> str:
     )
 
 
-def config(base_model: Path, learning_rate: float = 3e-3, **gate: object) -> str:
+def config(base_model: Path, learning_rate: float = 3e-3, processes: int = 0, **gate: object) -> str:
     gate = {"kept_leaves": 2, "max_new_tokens": 8, **gate}
     gate_lines = "".join(f"  {key}: {value}\n" for key, value in gate.items())
     return (
         f"release:\n  hub_repo: {MODEL}\n  base_model: {base_model}\n  train_config: {TINY_CPU}\n"
         "  train_overrides: [phase1.max_steps=6, phase2.max_steps=12, data.replay_fraction=0.2,"
         f" phase1.learning_rate={learning_rate}, phase2.learning_rate={learning_rate}]\n"
-        f"  per_leaf: 8\n  github_repo: {REPO}\n  license: apache-2.0\n"
+        f"  per_leaf: 8\n  github_repo: {REPO}\n  license: apache-2.0\n  train_processes: {processes}\n"
         f"gate:\n{gate_lines}teacher:\n  backoff_s: 0.01\n  retries: 1\n"
     )
 
@@ -128,12 +128,17 @@ def first_commit(world: World, base_model: Path, **settings: object) -> str:
 def test_a_release_lands_on_the_hub_and_github_and_a_killed_one_resumes(
     world: World, base_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sha = first_commit(world, base_model)
+    sha = first_commit(world, base_model, processes=2)  # training runs in two ranks (torchrun, gloo)
     world.hub.fail(path="/tag/")  # the run dies after the upload, before the tag
     assert world.release(sha) == 1
     assert "the Hub failed to publish" in capsys.readouterr().err
     asked = len(world.teacher.chat_requests)
     assert asked > 0
+    for phase in ("phase1", "phase2"):
+        metadata = json.loads(
+            (world.work / sha / "runs" / sha[:12] / phase / "final" / "taxbot_phase.json").read_text()
+        )
+        assert metadata["batch"]["world_size"] == 2 and metadata["steps"] == {"phase1": 6, "phase2": 12}[phase]
 
     assert world.release(sha) == 0
     out, err = capsys.readouterr()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -46,6 +47,8 @@ def test_a_run_exits_0_and_names_the_model_to_evaluate(
     argv = _argv(model_dir, knowledge, skills, tmp_path / "runs", "phase1.max_steps=2", "phase2.max_steps=2")
     assert main(argv) == EXIT_OK
     assert f"done: {tmp_path / 'runs' / 'tiny' / 'phase2' / 'final'}" in caplog.text
+    progress = r"phase2 step 2/2 loss \d+\.\d{4} lr \S+ epoch [\d.]+, [\d,]+ tokens/s, 0m00s left"
+    assert re.search(progress, caplog.text), "progress: steps, loss, tokens per second, time left"
 
 
 def test_bad_records_exit_1_with_file_and_line(
@@ -96,3 +99,8 @@ def test_sigterm_from_outside_checkpoints_exits_143_and_the_rerun_resumes(model_
     assert rerun.returncode == EXIT_OK, rerun.stderr
     assert f"resuming from {checkpoints[0]}" in rerun.stderr
     assert "phase1 step 60/60" in rerun.stderr
+
+
+def test_processes_must_be_a_count_or_auto(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--processes", "0", "--config", str(TINY_CPU)]) == 2
+    assert "must be a number of processes (1 or more) or auto, not '0'" in capsys.readouterr().err

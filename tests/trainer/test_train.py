@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
+from tests.conftest import subprocess_env
 from tests.fakes.phase_sets import knowledge_records, skill_records, write_jsonl
 from tests.fakes.tiny_model import build_tiny_model
 from trainer.config import TrainConfig, load_config
@@ -142,12 +145,27 @@ class _SigtermWhenLogged(logging.Handler):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+PHASE1_ONLY = ("run.stop_after=phase1", "run.save_steps=100")
+
+
+@pytest.fixture(scope="module")
+def straight(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
+    """Phase 1 trained without interruption, to compare interrupted runs with."""
+    return run_training(_config(inputs, tmp_path_factory.mktemp("straight"), *PHASE1_ONLY), interactive=False)
+
+
+def _same_weights(expected_dir: Path, got_dir: Path) -> None:
+    expected, got = _weights(expected_dir), _weights(got_dir)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], atol=1e-6, rtol=1e-5)
+
+
 def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes_to_the_same_model(
-    inputs: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    inputs: dict[str, Path], straight: RunOutcome, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="taxbot.trainer")
-    phase1_only = ("run.stop_after=phase1", "run.save_steps=100")
-    straight = run_training(_config(inputs, tmp_path / "straight", *phase1_only), interactive=False)
+    phase1_only = PHASE1_ONLY
 
     interrupted_config = _config(inputs, tmp_path / "interrupted", *phase1_only)
     killer = _SigtermWhenLogged("phase1 step 5/12")
@@ -160,19 +178,61 @@ def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes_to_the_same_model(
     assert stopped.checkpoint is not None and stopped.checkpoint.endswith("checkpoint-6")
     assert not (stopped.run_dir / "phase1" / "final").exists()
     journal = json.loads((stopped.run_dir / "journal.json").read_text(encoding="utf-8"))
-    assert journal["phases"]["phase1"]["status"] == "running"
+    assert journal["phases"]["phase1"]["status"] == "stopped"
+    assert journal["phases"]["phase1"]["checkpoint"] == stopped.checkpoint
 
     resumed = run_training(interrupted_config, interactive=False)
     assert resumed.finished
     assert "resuming from" in caplog.text and "checkpoint-6" in caplog.text
-    expected, got = _weights(straight.final_dir), _weights(resumed.final_dir)
-    assert expected.keys() == got.keys()
-    for name in expected:
-        torch.testing.assert_close(got[name], expected[name], atol=1e-6, rtol=1e-5)
+    _same_weights(straight.final_dir, resumed.final_dir)
     straight_curve = _metadata(straight.run_dir, "phase1")["loss_curve"]
     resumed_curve = _metadata(resumed.run_dir, "phase1")["loss_curve"]
     assert [step for step, _ in resumed_curve] == list(range(1, 13)), "the curve spans the interruption"
     assert [loss for _, loss in resumed_curve] == pytest.approx([loss for _, loss in straight_curve], abs=1e-5)
+
+
+# SIGKILL halfway through writing checkpoint-8's optimiser state, as an out-of-memory kill or a lost node would.
+_DIES_WHILE_SAVING = """
+import os, signal, sys
+from transformers import Trainer
+save = Trainer._save_optimizer_and_scheduler
+def dying(self, output_dir):
+    if output_dir.endswith("checkpoint-8"):
+        with open(os.path.join(output_dir, "optimizer.pt"), "wb") as handle:
+            handle.write(b"half an optimiser")
+        os.kill(os.getpid(), signal.SIGKILL)
+    save(self, output_dir)
+Trainer._save_optimizer_and_scheduler = dying
+from trainer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_kill_during_a_save_leaves_the_previous_checkpoint_and_a_rerun_resumes_from_it(
+    inputs: dict[str, Path], straight: RunOutcome, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    overrides = [
+        f"model.name_or_path={inputs['model']}",
+        f"data.phase1={inputs['knowledge']}",
+        f"run.output_dir={tmp_path}",
+        "run.stop_after=phase1",
+        "run.save_steps=4",
+        "run.save_total_limit=1",  # even so, checkpoint-4 is deleted only once checkpoint-8 is complete
+    ]
+    command = [sys.executable, "-c", _DIES_WHILE_SAVING, "train", "--config", str(TINY_CPU), *overrides]
+    killed = subprocess.run(command, capture_output=True, text=True, env=subprocess_env(), timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    phase_dir = tmp_path / "tiny" / "phase1"
+    assert sorted(path.name for path in phase_dir.glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-8"]
+
+    caplog.set_level(logging.INFO, logger="taxbot.trainer")
+    resumed = run_training(load_config(TINY_CPU, overrides), interactive=False)
+    assert resumed.finished
+    assert f"{phase_dir / 'checkpoint-8'} was cut short while being saved; deleted it" in caplog.text
+    assert f"resuming from {phase_dir / 'checkpoint-4'}" in caplog.text
+    _same_weights(straight.final_dir, resumed.final_dir)
+    assert not list(phase_dir.glob("checkpoint-*")), "the finished phase's checkpoints are removed"
 
 
 def test_stacked_mode_is_one_phase_over_both_sets(inputs: dict[str, Path], tmp_path: Path) -> None:
@@ -201,3 +261,25 @@ def test_lora_phase_saves_a_merged_full_model(inputs: dict[str, Path], tmp_path:
     assert base.keys() == tuned.keys(), "a plain model, loadable without peft"
     changed = {name for name in base if not torch.equal(base[name], tuned[name])}
     assert changed and all("q_proj" in name or "v_proj" in name for name in changed)
+
+
+def test_a_full_fine_tune_on_several_gpus_is_sharded_with_fsdp2_full_shard() -> None:
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from transformers import TrainingArguments
+
+    from trainer.config import parse_config
+    from trainer.train import sharding
+
+    config = parse_config({"model": {"activation_checkpointing": True}}, [])
+    settings = sharding(config, world_size=8, cpu=False)
+    # No GPU here: what can be checked is that the Trainer and accelerate take these settings as FSDP2 full shard.
+    args = TrainingArguments(output_dir="unused", use_cpu=True, report_to="none", **settings)
+    plugin = FullyShardedDataParallelPlugin(**args.fsdp_plugin_args)
+    assert (plugin.fsdp_version, plugin.reshard_after_forward, plugin.activation_checkpointing) == (2, True, True)
+    assert plugin.state_dict_type.name == "FULL_STATE_DICT", "the final model is one ordinary file"
+    assert plugin.auto_wrap_policy is not None, "one FSDP unit per decoder layer"
+
+    lora = parse_config({"model": {"finetune": "lora"}}, [])
+    assert sharding(config, world_size=1, cpu=False) == sharding(lora, world_size=8, cpu=False) == {}
+    assert sharding(config, world_size=8, cpu=True) == {}, "accelerate shards on GPUs only"
+    assert sharding(parse_config({"distributed": {"fsdp": "none"}}, []), world_size=8, cpu=False) == {}
