@@ -16,9 +16,11 @@ from bot.similar.duplicates import find_duplicates, similar_settings, to_finding
 from bot.similar.indexcache import commit_index, default_cache_dir
 from bot.taxonomy.config import Config
 from bot.taxonomy.diff import ChangeSet
-from bot.taxonomy.tree import Leaf, load_taxonomy
+from bot.taxonomy.tree import ATTRIBUTION_NAME, Leaf, load_taxonomy
+from bot.triage import check as triage_check
 
 DEFAULT_SAMPLES = 3
+NOTHING_KEPT = "no sample pair was kept"  # the note that sets the `sdg-unsuccessful` label
 
 
 def samples_part(endpoint: Endpoint, count: int) -> Part:
@@ -40,6 +42,7 @@ def samples_part(endpoint: Endpoint, count: int) -> Part:
                 for outcome in outcomes
                 if outcome.notes
             ]
+            notes += [f"{outcome.path}: {NOTHING_KEPT}" for outcome in outcomes if not outcome.kept]
             return PartResult(data=samples, notes=notes)
 
         return asyncio.run(all_leaves())
@@ -93,6 +96,23 @@ def precheck_part(config: Config, env: Mapping[str, str]) -> Part:
     return run
 
 
+def triage_part(config: Config, client: ModelClient | None) -> Part:
+    """What triagers checked by hand: personal data, secrets, abuse, machine-written answers, seed quality.
+    The teacher, where one is handed in, gives a second opinion on abuse and machine-written answers."""
+
+    def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
+        settings, problems = triage_check.triage_settings(config.section("triage"), config.disabled_rules)
+        with_attribution = []
+        for path, leaf in leaves.items():
+            entry = change_set.head.entry(str(PurePosixPath(path).parent / ATTRIBUTION_NAME))
+            text = entry.read().decode("utf-8", errors="replace") if entry and not entry.is_symlink else None
+            with_attribution.append((leaf, text))
+        hits, notes = triage_check.triage(with_attribution, settings, client)
+        return PartResult(triage_check.to_findings(hits), triage_check.triage_rows(hits), problems + notes)
+
+    return run
+
+
 def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tuple[dict[str, Part], list[str]]:
     """The parts to run, and notes on the ones left out (so the review says what it did not check).
 
@@ -101,8 +121,9 @@ def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tu
     """
     parts: dict[str, Part] = {"duplicates": duplicates_part(config), "gaps": gaps_part(config)}
     notes: list[str] = []
+    endpoint = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER") if teacher else None
+    parts["triage"] = triage_part(config, ModelClient(endpoint) if endpoint else None)
     if teacher:
-        endpoint = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
         if endpoint is None:
             notes.append("no teacher is configured, so no sample pairs (set TAXBOT_TEACHER_URL and _MODEL)")
         else:

@@ -16,6 +16,7 @@ from bot.errors import UsageError
 from bot.github.client import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
 from bot.github.commands import EXPENSIVE, Access, is_bot, parse_command
 from bot.github.comments import Links, read_state, with_command_log
+from bot.github.labels import label_settings, labels_at
 from bot.github.publish import Target, own_summary, publish_review
 from bot.lint.leaf import LintSettings, Profile
 from bot.parts import review_parts
@@ -111,7 +112,7 @@ def on_pull_request(run: Run, report_out: Path | None) -> int:
         run.log(f"taxbot: report written to {report_out}")
         return 0
     gh = connect(settings_from_env(run.env))
-    publish_review(_target(gh, run, number), review, lines, run.log)
+    publish_review(_target(gh, run, number), review, lines, run.log, labels_at(run.taxonomy, base))
     return 0
 
 
@@ -139,7 +140,7 @@ def on_report(run: Run, report: Path) -> int:
     )
     review.samples, review.notes = teacher_review.samples, [n for n in review.notes if n.part != "review"]
     review.notes += teacher_review.notes
-    publish_review(target, review, lines, run.log)
+    publish_review(target, review, lines, run.log, labels_at(run.taxonomy, review.base))
     return 0
 
 
@@ -203,7 +204,7 @@ def on_comment(run: Run) -> int:
     posted.create_reaction("rocket")
     review, lines = make_review(run.taxonomy, base, head, run.env, teacher=command.name in EXPENSIVE)
     review.pull_request = target.pull.number
-    publish_review(target, review, lines, run.log)
+    publish_review(target, review, lines, run.log, label_settings(config.section("labels"))[0])
     summary = own_summary(target)
     if summary is not None:
         summary.edit(with_command_log(summary.body, f"{login}: /taxbot {command.name}: done"))

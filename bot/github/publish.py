@@ -23,6 +23,7 @@ from bot.github.comments import (
     read_state,
     render_summary,
 )
+from bot.github.labels import LabelSettings, sync_labels
 from bot.review import Note, Review
 
 RESOLVED = "✔️ Resolved"
@@ -123,17 +124,27 @@ def upsert_summary(target: Target, review: Review, state_update: dict[str, objec
     raise GithubException(422, {"message": "the summary did not fit in a comment"}, None)
 
 
-def publish_review(target: Target, review: Review, lines: dict[str, list[str]], log: Callable[[str], None]) -> bool:
-    """Write the review to the pull request. Returns False when even the summary could not be written,
-    in which case the summary goes to `log` (the Actions log) so nothing is lost."""
+def publish_review(target: Target, review: Review, lines: dict[str, list[str]], log: Callable[[str], None],
+                   labels: LabelSettings | None = None) -> bool:  # fmt: skip
+    """Write the review to the pull request (and its labels, with `labels`). Returns False when even the
+    summary could not be written, in which case the summary goes to `log` (the Actions log) so nothing is lost."""
     for name, step in (("check run", lambda: upsert_check_run(target, review)),
                        ("inline comments", lambda: post_inline_review(target, review, lines))):  # fmt: skip
         try:
             step()
         except GITHUB_FAILURES as error:
             review.notes.append(Note("github", f"{name} could not be written: {describe(error)}"))
+    state_update = None
+    if labels is not None and labels.enabled:
+        try:
+            summary = own_summary(target)
+            before = read_state(summary.body).get("labels") if summary else None
+            owned = sync_labels(target.pull, review, labels, before if isinstance(before, list) else [])
+            state_update = {"labels": owned}  # the summary remembers which labels are the bot's own
+        except GITHUB_FAILURES as error:
+            review.notes.append(Note("github", f"labels could not be set: {describe(error)}"))
     try:
-        upsert_summary(target, review)
+        upsert_summary(target, review, state_update)
     except GITHUB_FAILURES as error:
         log(f"taxbot: cannot write the summary comment ({describe(error)}); here it is:")
         log(render_summary(review, target.links))

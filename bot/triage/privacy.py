@@ -1,0 +1,180 @@
+"""Personal data and secrets: Presidio's pattern recognizers (phone numbers through `phonenumbers`) on a
+blank spaCy pipeline, and detect-secrets' key and token detectors."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from bot.triage.hits import Check, Hit, Level, mask
+from bot.triage.texts import SOURCE_ORIGINS, Text
+
+# Presidio entity -> what to call it. National identifiers only where Presidio checks a checksum or a
+# strict format, so a number in a maths question is not taken for one.
+ENTITIES = {
+    "EMAIL_ADDRESS": "an e-mail address",
+    "PHONE_NUMBER": "a phone number",
+    "STREET_ADDRESS": "a postal address",
+    "CREDIT_CARD": "a payment card number",
+    "IBAN_CODE": "an IBAN",
+    "IP_ADDRESS": "an IP address",
+    "US_SSN": "a US social security number",
+    "UK_NINO": "a UK national insurance number",
+    "IN_AADHAAR": "an Aadhaar number",
+    "IT_FISCAL_CODE": "an Italian fiscal code",
+    "ES_NIF": "a Spanish NIF",
+    "PL_PESEL": "a PESEL number",
+}
+# Each region is one more pass of phonenumbers' matcher over the text (most of the time taken); numbers
+# written with a +country code are found whatever the region.
+PHONE_REGIONS = ("US", "GB", "DE", "IN")
+PHONE_LENIENCY = 2  # phonenumbers' STRICT_GROUPING: digits grouped as the country writes them, not any run
+MIN_SCORE = 0.4  # Presidio's score for a number phonenumbers calls valid; e-mail and cards score 1.0
+
+# Presidio has no street-address recognizer: a number, up to three capitalised words and a street
+# suffix, optionally with a US ZIP code or a UK-style postcode after it.
+_STREET = (
+    r"\b\d{1,5}(?:\s+[A-Z][a-z]+){1,3}\s+"
+    r"(?:Street|St\.|Avenue|Ave\.?|Road|Rd\.|Boulevard|Blvd\.?|Lane|Ln\.|Drive|Dr\.|Court|Ct\.|Terrace|Place)"
+    r"(?:,?\s+(?:Apt\.?|Suite|Unit)\s*\d+)?"
+)
+
+# detect-secrets' detectors of keys with a known shape, and of `password = "..."` style assignments.
+# The entropy detectors are left out: a document's 40-hex commit and base64 in a context are not secrets.
+SECRET_PLUGINS = (
+    "AWSKeyDetector", "ArtifactoryDetector", "AzureStorageKeyDetector", "BasicAuthDetector",
+    "DiscordBotTokenDetector", "GitHubTokenDetector", "GitLabTokenDetector", "JwtTokenDetector",
+    "KeywordDetector", "MailchimpDetector", "NpmDetector", "OpenAIDetector", "PrivateKeyDetector",
+    "PypiTokenDetector", "SendGridDetector", "SlackDetector", "SquareOAuthDetector", "StripeDetector",
+    "TelegramBotTokenDetector", "TwilioKeyDetector",
+)  # fmt: skip
+
+
+def _import_presidio() -> Any:
+    """presidio_analyzer, imported without torch and transformers where they are installed (for training).
+
+    Presidio's transformers engine and spaCy's thinc import them when they can (seconds), though a blank
+    pipeline uses neither; both import them inside `try ... except ImportError`, which a None entry in
+    sys.modules answers. Where something already imported them, they cost nothing more and stay.
+    """
+    blocked = [name for name in ("torch", "transformers") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import presidio_analyzer
+        import presidio_analyzer.nlp_engine
+        import presidio_analyzer.predefined_recognizers
+    finally:
+        for name in blocked:
+            del sys.modules[name]
+    return presidio_analyzer
+
+
+@functools.cache
+def analyzer() -> Any:
+    """Presidio's AnalyzerEngine with pattern recognizers only, on a blank English pipeline: no model to load."""
+    presidio = _import_presidio()
+    import spacy
+    import tldextract
+
+    AnalyzerEngine, Pattern, PatternRecognizer = presidio.AnalyzerEngine, presidio.Pattern, presidio.PatternRecognizer
+    RecognizerRegistry, known = presidio.RecognizerRegistry, presidio.predefined_recognizers
+    SpacyNlpEngine = presidio.nlp_engine.SpacyNlpEngine
+
+    class BlankEnglish(SpacyNlpEngine):  # type: ignore[misc]
+        """Tokens for the context words, no named-entity model (none is installed, none is downloaded)."""
+
+        def __init__(self) -> None:
+            super().__init__(models=[{"lang_code": "en", "model_name": "blank:en"}])
+
+        def load(self) -> None:
+            self.nlp = {"en": spacy.blank("en")}
+
+    # tldextract's default fetches the public suffix list and caches it in the home folder: use its snapshot.
+    offline_suffixes = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+    class OfflineEmail(known.EmailRecognizer):  # type: ignore[misc]
+        def validate_result(self, pattern_text: str) -> bool:
+            return offline_suffixes(pattern_text).fqdn != ""
+
+    street = PatternRecognizer(
+        supported_entity="STREET_ADDRESS",
+        patterns=[Pattern("street address", _STREET, 0.5)],
+        context=["address", "live", "lives", "located", "street", "zip", "postcode"],
+        global_regex_flags=re.MULTILINE,  # Presidio's default ignores case: "2 decimal places" is no street
+    )
+    recognizers = [
+        OfflineEmail(),
+        known.PhoneRecognizer(supported_regions=PHONE_REGIONS, leniency=PHONE_LENIENCY),
+        street,
+        known.CreditCardRecognizer(),
+        known.IbanRecognizer(),
+        known.IpRecognizer(),
+        known.UsSsnRecognizer(),
+        known.UkNinoRecognizer(),
+        known.InAadhaarRecognizer(),
+        known.ItFiscalCodeRecognizer(supported_language="en"),
+        known.EsNifRecognizer(supported_language="en"),
+        known.PlPeselRecognizer(supported_language="en"),
+    ]
+    nlp = BlankEnglish()
+    nlp.load()
+    return AnalyzerEngine(nlp_engine=nlp, registry=RecognizerRegistry(recognizers=recognizers),
+                          supported_languages=["en"])  # fmt: skip
+
+
+def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[Hit]:
+    """Personal data in the texts, each value once, where it first appears.
+
+    Where it came from sets how loud it is: in a context or attribution.txt (text pasted from a source,
+    such as a company's published address in its report), or in an answer that quotes the context, it
+    is a note; in the contributor's own questions and answers, a warning.
+    """
+    engine = analyzer()
+    found: list[tuple[Text, Any, str]] = []
+    for text in texts:
+        for result in engine.analyze(text.text, language="en", entities=list(ENTITIES), score_threshold=min_score):
+            value = text.text[result.start : result.end]
+            if result.entity_type == "PHONE_NUMBER" and value.isdigit():
+                continue  # a bare run of digits ("reverse the digits of 6735725342") is a number, not a phone
+            found.append((text, result, value))
+    quoted = {value for text, _, value in found if text.origin in SOURCE_ORIGINS}
+    hits: dict[str, Hit] = {}
+    for text, result, value in found:
+        if value in hits:
+            continue
+        if text.origin in SOURCE_ORIGINS:
+            level, where = Level.NOTE, f"in the {text.origin}, text from a source"
+        elif value in quoted:
+            level, where = Level.NOTE, f"in the {text.origin}, quoting the context"
+        else:
+            level, where = Level.WARNING, f"in the {text.origin}"
+        hits[value] = Hit(Check.PERSONAL_DATA, text.path, text.line_of(result.start), level,
+                          f"{ENTITIES[result.entity_type]} `{mask(value)}` {where}",
+                          f"presidio {result.entity_type} {result.score:.2f}")  # fmt: skip
+    return list(hits.values())
+
+
+def secrets(texts: Iterable[Text]) -> list[Hit]:
+    """API keys, tokens, private keys and passwords: a secret is never public, wherever it is."""
+    from detect_secrets.core.scan import scan_line
+    from detect_secrets.settings import transient_settings
+
+    hits = []
+    with transient_settings({"plugins_used": [{"name": name} for name in SECRET_PLUGINS]}):
+        for text in texts:
+            offset = 0
+            for line in text.text.split("\n"):
+                seen = set()
+                for secret in scan_line(line):
+                    if secret.secret_value in seen or not secret.secret_value:
+                        continue
+                    seen.add(secret.secret_value)
+                    hits.append(Hit(Check.SECRET, text.path, text.line_of(offset), Level.WARNING,
+                                    f"{secret.type.lower()} `{mask(secret.secret_value)}` in the {text.origin}",
+                                    "detect-secrets"))  # fmt: skip
+                offset += len(line) + 1
+    return hits
