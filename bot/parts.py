@@ -96,7 +96,7 @@ def precheck_part(config: Config, env: Mapping[str, str]) -> Part:
     return run
 
 
-def triage_part(config: Config, client: ModelClient | None) -> Part:
+def triage_part(config: Config, teacher: Endpoint | None) -> Part:
     """What triagers checked by hand: personal data, secrets, abuse, machine-written answers, seed quality.
     The teacher, where one is handed in, gives a second opinion on abuse and machine-written answers."""
 
@@ -107,7 +107,7 @@ def triage_part(config: Config, client: ModelClient | None) -> Part:
             entry = change_set.head.entry(str(PurePosixPath(path).parent / ATTRIBUTION_NAME))
             text = entry.read().decode("utf-8", errors="replace") if entry and not entry.is_symlink else None
             with_attribution.append((leaf, text))
-        hits, notes = triage_check.triage(with_attribution, settings, client)
+        hits, notes = triage_check.triage(with_attribution, settings, teacher)
         return PartResult(triage_check.to_findings(hits), triage_check.triage_rows(hits), problems + notes)
 
     return run
@@ -122,7 +122,7 @@ def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tu
     parts: dict[str, Part] = {"duplicates": duplicates_part(config), "gaps": gaps_part(config)}
     notes: list[str] = []
     endpoint = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER") if teacher else None
-    parts["triage"] = triage_part(config, ModelClient(endpoint) if endpoint else None)
+    parts["triage"] = triage_part(config, endpoint)
     if teacher:
         if endpoint is None:
             notes.append("no teacher is configured, so no sample pairs (set TAXBOT_TEACHER_URL and _MODEL)")

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from bot.generation.teacher import EndpointError, ModelClient, ReplyFormatError
+from bot.generation.teacher import Endpoint, EndpointError, ModelClient, ReplyFormatError
 from bot.taxonomy.findings import Finding, Severity
 from bot.taxonomy.tree import Leaf
 from bot.triage.abuse import ABUSE_THRESHOLD, abuse
@@ -104,14 +104,15 @@ async def _judged(leaf: Leaf, hits: list[Hit], client: ModelClient, settings: Tr
 
 
 def triage(leaves: Iterable[tuple[Leaf, str | None]], settings: TriageSettings,
-           client: ModelClient | None = None) -> tuple[list[Hit], list[str]]:  # fmt: skip
+           teacher: Endpoint | None = None) -> tuple[list[Hit], list[str]]:  # fmt: skip
     """Hits for every leaf (with its attribution.txt text), and notes on what the teacher could not judge."""
     found = [(leaf, triage_leaf(leaf, attribution, settings)) for leaf, attribution in leaves]
     wants_teacher = {Check.ABUSE, Check.MACHINE_WRITTEN} & settings.checks
-    if client is None or not wants_teacher:
+    if teacher is None or not wants_teacher or not found:
         return [hit for _, hits in found for hit in hits], []
 
     async def judge_all() -> list[tuple[list[Hit], str]]:
+        client = ModelClient(teacher)  # made inside the loop it runs on
         return await asyncio.gather(*(_judged(leaf, hits, client, settings) for leaf, hits in found))
 
     judged = asyncio.run(judge_all())
