@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from bot.review import ReportError, review_from_json
 from bot.taxonomy.tree import parse_leaf
 from bot.triage.check import TriageSettings, open_checks, triage, triage_settings
 from bot.triage.hits import Check, Level
+from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.leaves import ATTRIBUTION, freeform_skill
 from tests.triage.evalset import found, planted_leaves, real_leaves
@@ -79,3 +82,15 @@ def test_planted_problems_in_real_leaves_are_found_and_the_clean_leaves_stay_qui
     assert len(leaves) >= 5 and len(planted) == 4 * len(leaves)
     assert missed == []
     assert clean == []
+
+
+def test_the_libraries_load_only_when_a_check_runs() -> None:
+    code = (
+        "import sys, bot.cli, bot.parts, bot.triage.check, bot.lint.batch\n"
+        "heavy = [m for m in ('presidio_analyzer', 'spacy', 'profanity_check', 'sklearn', 'detect_secrets')"
+        " if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(),
+                            timeout=120, check=True)  # fmt: skip
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,71 @@
+"""Triage labels against the fake GitHub: the bot's labels follow the review, a person's labels stay."""
+
+from __future__ import annotations
+
+from bot.github.client import GitHubSettings, connect
+from bot.github.comments import Links, read_state
+from bot.github.labels import LabelSettings, label_settings, wanted_labels
+from bot.github.publish import Target, own_summary, publish_review
+from bot.parts import NOTHING_KEPT
+from bot.review import Note, Review, Sample
+from bot.taxonomy.diff import ChangeStatus, LeafChange
+from bot.taxonomy.findings import Finding, Severity
+from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_state import added_file
+
+REPO = "community/taxonomy"
+SKILL = "compositional_skills/mail/qna.yaml"
+KNOWLEDGE = "knowledge/lakes/qna.yaml"
+
+
+def triage_row(check: str, level: str = "warning") -> dict[str, object]:
+    return {"leaf": SKILL, "line": 6, "check": check, "level": level, "found": "x", "by": "test"}
+
+
+def review(head: str, paths: list[str], rows: list[dict[str, object]], **extra: object) -> Review:
+    changes = [LeafChange(p, ChangeStatus.ADDED) for p in paths]
+    return Review("0" * 40, head, changes, [], parts={"triage": rows}, **extra)  # type: ignore[arg-type]
+
+
+def test_the_labels_a_review_calls_for() -> None:
+    names = LabelSettings()
+    sample = Sample(SKILL, "q", "a", 3)
+    rows = [triage_row("triage/abuse"), triage_row("triage/machine-written", "note")]
+    assert wanted_labels(review("1" * 40, [SKILL], rows, samples=[sample]), names) == {
+        "skill", "precheck-generate-ready", "triage-abuse"}  # fmt: skip
+    failing = review("1" * 40, [KNOWLEDGE], [], samples=[sample])
+    failing.findings.append(Finding(KNOWLEDGE, 1, 1, Severity.ERROR, "schema", "bad"))
+    failing.notes.append(Note("samples", f"{KNOWLEDGE}: {NOTHING_KEPT}"))
+    assert wanted_labels(failing, names) == {"knowledge", "sdg-unsuccessful"}
+
+
+def test_names_come_from_the_config_and_bad_ones_keep_the_default() -> None:
+    settings, problems = label_settings({"abuse": "needs abuse review", "skill": "", "colour": "red"})
+    assert settings.names["abuse"] == "needs abuse review" and settings.names["skill"] == "skill"
+    assert len(problems) == 2 and any("unknown key `labels.colour`" in p for p in problems)
+    assert label_settings({"enabled": False})[0].enabled is False
+
+
+def test_only_the_bots_own_labels_move(github_server: FakeGitHub) -> None:
+    pull = github_server.state.add_pull(REPO, [added_file(SKILL, "a: 1\n")], labels=["skill", "help wanted"])
+    gh = connect(GitHubSettings(github_server.token, github_server.url, retries=0, backoff_s=0, pause_s=None,
+                                write_pause_s=None))  # fmt: skip
+    repo = gh.get_repo(REPO)
+    target = Target(repo, repo.get_pull(pull.number), "github-actions[bot]", Links())
+    settings = label_settings({"abuse": "needs abuse review"})[0]
+
+    first = review(pull.head_sha, [SKILL], [triage_row("triage/abuse"), triage_row("triage/secret")])
+    assert publish_review(target, first, {}, lambda _: None, settings)
+    assert set(pull.labels) == {"skill", "help wanted", "needs abuse review", "triage-secret"}
+    assert read_state(own_summary(target).body)["labels"] == ["needs abuse review", "triage-secret"]
+
+    pull.labels.append("triage-personal-data")  # a person adds one of the bot's names by hand
+    second = review(pull.head_sha, [KNOWLEDGE], [triage_row("triage/secret")])
+    assert publish_review(target, second, {}, lambda _: None, settings)
+    # The abuse label the bot set is gone; the person's `skill` and `triage-personal-data` stay.
+    assert set(pull.labels) == {"skill", "help wanted", "triage-secret", "knowledge", "triage-personal-data"}
+    assert read_state(own_summary(target).body)["labels"] == ["knowledge", "triage-secret"]
+
+    off = LabelSettings(enabled=False)
+    assert publish_review(target, review(pull.head_sha, [], []), {}, lambda _: None, off)
+    assert "triage-secret" in pull.labels  # labels off: nothing moves
