@@ -62,6 +62,13 @@ def triage_leaf(leaf: Leaf, attribution: str | None, settings: TriageSettings) -
     return hits + seed_quality(leaf, sorted(on))
 
 
+def _seed_at(leaf: Leaf, line: int) -> int | None:
+    """The seed example whose question or answer holds `line` (the last one starting at or before it)."""
+    starts = [(min(s.question_line, s.answer_line), i) for i, s in enumerate(leaf.seed_examples)]
+    before = [i for start, i in sorted(starts) if start <= line]
+    return before[-1] if before else None
+
+
 def with_opinion(leaf: Leaf, hits: list[Hit], abusive: Collection[int], machine: Collection[int]) -> list[Hit]:
     """The hits with the teacher's opinion as evidence: a machine-written note it agrees with becomes a warning;
     an example it alone calls abusive, a warning; one it alone calls machine-written, a note."""
@@ -69,7 +76,7 @@ def with_opinion(leaf: Leaf, hits: list[Hit], abusive: Collection[int], machine:
     merged: list[Hit] = []
     agreed: set[tuple[Check, int]] = set()
     for hit in hits:
-        index = next((i for i, s in enumerate(seeds) if hit.line in (s.question_line, s.answer_line)), None)
+        index = _seed_at(leaf, hit.line)
         if hit.check is Check.ABUSE and index is not None:
             agrees = index in abusive
             hit = replace(hit, source=f"{hit.source}; the teacher {'agrees' if agrees else 'disagrees'}")

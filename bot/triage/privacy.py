@@ -72,6 +72,10 @@ def _import_presidio() -> Any:
             del sys.modules[name]
     return presidio_analyzer
 
+# scan_line re-reads detect-secrets' filters for every line; a line with no long token and no secret-like
+# word holds nothing its detectors (all above: keys of 16+ characters, or `password = ...`) look for.
+_MAYBE_SECRET = re.compile(r"\S{16,}|pass|pwd|secret|key|token|auth|cred|BEGIN", re.IGNORECASE)
+
 
 @functools.cache
 def analyzer() -> Any:
@@ -168,13 +172,15 @@ def secrets(texts: Iterable[Text]) -> list[Hit]:
         for text in texts:
             offset = 0
             for line in text.text.split("\n"):
+                start, offset = offset, offset + len(line) + 1
+                if not _MAYBE_SECRET.search(line):
+                    continue
                 seen = set()
                 for secret in scan_line(line):
                     if secret.secret_value in seen or not secret.secret_value:
                         continue
                     seen.add(secret.secret_value)
-                    hits.append(Hit(Check.SECRET, text.path, text.line_of(offset), Level.WARNING,
+                    hits.append(Hit(Check.SECRET, text.path, text.line_of(start), Level.WARNING,
                                     f"{secret.type.lower()} `{mask(secret.secret_value)}` in the {text.origin}",
                                     "detect-secrets"))  # fmt: skip
-                offset += len(line) + 1
     return hits
