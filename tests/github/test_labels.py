@@ -69,3 +69,16 @@ def test_only_the_bots_own_labels_move(github_server: FakeGitHub) -> None:
     off = LabelSettings(enabled=False)
     assert publish_review(target, review(pull.head_sha, [], []), {}, lambda _: None, off)
     assert "triage-secret" in pull.labels  # labels off: nothing moves
+
+
+def test_labels_github_refuses_are_a_note_and_the_summary_still_posts(github_server: FakeGitHub) -> None:
+    pull = github_server.state.add_pull(REPO, [added_file(SKILL, "a: 1\n")])
+    gh = connect(GitHubSettings(github_server.token, github_server.url, retries=0, backoff_s=0, pause_s=None,
+                                write_pause_s=None))  # fmt: skip
+    repo = gh.get_repo(REPO)
+    target = Target(repo, repo.get_pull(pull.number), "github-actions[bot]", Links())
+    github_server.fail(1, status=403, method="POST", path=r"/issues/\d+/labels$")
+    the_review = review(pull.head_sha, [SKILL], [triage_row("triage/abuse")])
+    assert publish_review(target, the_review, {}, lambda _: None, LabelSettings())
+    assert pull.labels == []
+    assert "labels could not be set" in own_summary(target).body
