@@ -30,8 +30,12 @@ ENTITIES = {
 }
 # Each region is one more pass of phonenumbers' matcher over the text (most of the time taken); numbers
 # written with a +country code are found whatever the region.
-PHONE_REGIONS = ("US", "GB", "DE", "IN")
+PHONE_REGIONS = ("US", "GB")
 PHONE_LENIENCY = 2  # phonenumbers' STRICT_GROUPING: digits grouped as the country writes them, not any run
+# The fewest digits a value of each entity has (the e-mail address needs its @ instead).
+_DIGITS_NEEDED = {"EMAIL_ADDRESS": 0, "PHONE_NUMBER": 7, "STREET_ADDRESS": 1, "CREDIT_CARD": 12, "IBAN_CODE": 10,
+                  "IP_ADDRESS": 4, "US_SSN": 9, "UK_NINO": 6, "IN_AADHAAR": 12, "IT_FISCAL_CODE": 7, "ES_NIF": 8,
+                  "PL_PESEL": 11}  # fmt: skip
 MIN_SCORE = 0.4  # Presidio's score for a number phonenumbers calls valid; e-mail and cards score 1.0
 
 # Presidio has no street-address recognizer: a number, up to three capitalised words and a street
@@ -130,6 +134,24 @@ def analyzer() -> Any:
                           supported_languages=["en"])  # fmt: skip
 
 
+def _possible(text: str) -> tuple[str, ...]:
+    """The entities the text has the digits (or the @) for: a text with none is not analysed at all, so
+    most questions skip the tokenizer and phonenumbers' matcher, which take most of the time."""
+    digits = sum(c.isdigit() for c in text)
+    return tuple(e for e, need in _DIGITS_NEEDED.items() if (e == "EMAIL_ADDRESS" and "@" in text) or
+                 (e != "EMAIL_ADDRESS" and digits >= need))  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
+def _analyze(text: str, min_score: float) -> tuple[tuple[str, int, int, float], ...]:
+    """(entity, start, end, score) of each value; cached, as sibling leaves often share one context."""
+    entities = _possible(text)
+    if not entities:
+        return ()
+    results = analyzer().analyze(text, language="en", entities=list(entities), score_threshold=min_score)
+    return tuple((r.entity_type, r.start, r.end, r.score) for r in results)
+
+
 def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[Hit]:
     """Personal data in the texts, each value once, where it first appears.
 
@@ -137,17 +159,16 @@ def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[H
     such as a company's published address in its report), or in an answer that quotes the context, it
     is a note; in the contributor's own questions and answers, a warning.
     """
-    engine = analyzer()
-    found: list[tuple[Text, Any, str]] = []
+    found: list[tuple[Text, str, int, float, str]] = []
     for text in texts:
-        for result in engine.analyze(text.text, language="en", entities=list(ENTITIES), score_threshold=min_score):
-            value = text.text[result.start : result.end]
-            if result.entity_type == "PHONE_NUMBER" and value.isdigit():
+        for entity, start, end, score in _analyze(text.text, min_score):
+            value = text.text[start:end]
+            if entity == "PHONE_NUMBER" and value.isdigit():
                 continue  # a bare run of digits ("reverse the digits of 6735725342") is a number, not a phone
-            found.append((text, result, value))
-    quoted = {value for text, _, value in found if text.origin in SOURCE_ORIGINS}
+            found.append((text, entity, start, score, value))
+    quoted = {value for text, *_, value in found if text.origin in SOURCE_ORIGINS}
     hits: dict[str, Hit] = {}
-    for text, result, value in found:
+    for text, entity, start, score, value in found:
         if value in hits:
             continue
         if text.origin in SOURCE_ORIGINS:
@@ -156,9 +177,8 @@ def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[H
             level, where = Level.NOTE, f"in the {text.origin}, quoting the context"
         else:
             level, where = Level.WARNING, f"in the {text.origin}"
-        hits[value] = Hit(Check.PERSONAL_DATA, text.path, text.line_of(result.start), level,
-                          f"{ENTITIES[result.entity_type]} `{mask(value)}` {where}",
-                          f"presidio {result.entity_type} {result.score:.2f}")  # fmt: skip
+        hits[value] = Hit(Check.PERSONAL_DATA, text.path, text.line_of(start), level,
+                          f"{ENTITIES[entity]} `{mask(value)}` {where}", f"presidio {entity} {score:.2f}")  # fmt: skip
     return list(hits.values())
 
 
