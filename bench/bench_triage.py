@@ -13,8 +13,9 @@ planted check on the planted answer. False alarm: a clean leaf with a warning of
 least 95% found and at most 1% false alarms.
 
 Timing: `taxbot review --no-teacher` of a commit adding the whole 2024-08 snapshot to an empty tree,
-in a fresh process each time (imports included), with the code of `--before` (default: where this
-branch left main) against the working tree's. Prints the ratio after/before.
+and of one adding a single leaf to the rest of it (a usual pull request), in a fresh process each
+time (imports included), with the code of `--before` (default: where this branch left main) against
+the working tree's. Prints the ratio after/before.
 """
 
 from __future__ import annotations
@@ -98,28 +99,43 @@ def review_seconds(code: Path, taxonomy: Path, runs: int) -> float:
     return statistics.median(times)
 
 
+def _commit(taxonomy: Path, message: str) -> None:
+    _git(taxonomy, "add", "-A")
+    _git(taxonomy, "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", message)
+
+
+def _repo(work: Path, name: str, snapshot: Path, held_back: str | None) -> Path:
+    """A repository whose last commit adds the whole snapshot (held_back None) or one leaf's folder."""
+    taxonomy = work / name
+    taxonomy.mkdir()
+    _git(taxonomy, "init", "-q", "-b", "main")
+    (taxonomy / "README.md").write_text("taxonomy\n")
+    if held_back is not None:
+        shutil.copytree(snapshot, taxonomy, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+        shutil.rmtree(taxonomy / held_back)
+    _commit(taxonomy, "base")
+    shutil.copytree(snapshot, taxonomy, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+    _commit(taxonomy, "change")
+    return taxonomy
+
+
 def timing(data: Path, before: str, runs: int) -> None:
+    snapshot = data / "taxonomy-2024-08"
+    one_leaf = "compositional_skills/writing/freeform/jokes/puns/general"
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         old = work / "before"
         old.mkdir()
         archive = subprocess.run(["git", "archive", before, "bot"], cwd=ROOT, check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
-        taxonomy = work / "taxonomy"
-        taxonomy.mkdir()
-        _git(taxonomy, "init", "-q", "-b", "main")
-        (taxonomy / "README.md").write_text("taxonomy\n")
-        _git(taxonomy, "add", "-A")
-        _git(taxonomy, "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", "empty")
-        shutil.copytree(data / "taxonomy-2024-08", taxonomy, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
-        _git(taxonomy, "add", "-A")
-        _git(taxonomy, "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", "snapshot")
-        leaves = len(list(taxonomy.rglob("qna.yaml")))
-        after_s = review_seconds(ROOT, taxonomy, runs)
-        before_s = review_seconds(old, taxonomy, runs)
-    print(f"taxbot review of {leaves} added leaves (2024-08), median of {runs} fresh processes:")
-    print(f"  before ({before[:12]}): {before_s:.1f} s   after (working tree): {after_s:.1f} s   "
-          f"ratio after/before: {after_s / before_s:.2f}x")  # fmt: skip
+        cases = {"all 147 leaves of 2024-08 added": _repo(work, "all", snapshot, None),
+                 f"one leaf added to 2024-08 ({one_leaf})": _repo(work, "one", snapshot, one_leaf)}  # fmt: skip
+        print(f"taxbot review --no-teacher, median of {runs} fresh processes, before = {before[:12]}:")
+        for name, taxonomy in cases.items():
+            after_s = review_seconds(ROOT, taxonomy, runs)
+            before_s = review_seconds(old, taxonomy, runs)
+            print(f"  {name}: before {before_s:.1f} s, after {after_s:.1f} s, "
+                  f"ratio after/before {after_s / before_s:.2f}x")  # fmt: skip
 
 
 def main() -> None:

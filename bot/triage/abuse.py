@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from bot.triage.hits import Check, Hit, Level
+from bot.triage.imports import without
 from bot.triage.texts import Text
 
 ABUSE_THRESHOLD = 0.96  # the classifier's probability; insults score above 0.99
@@ -36,7 +37,8 @@ def windows(sentence: str) -> list[str]:
 def abuse_scores(items: Sequence[str]) -> list[float]:
     if not items:
         return []
-    from profanity_check import predict_prob  # loads a scikit-learn model: a few seconds, once, only here
+    with without("pandas"):  # scikit-learn's optional pandas support; the classifier needs none of it
+        from profanity_check import predict_prob  # loads a scikit-learn model: seconds, once, only here
 
     return [float(p) for p in predict_prob(list(items))]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Iterable
 from typing import Any
 
 from bot.triage.hits import Check, Hit, Level, mask
+from bot.triage.imports import without
 from bot.triage.texts import SOURCE_ORIGINS, Text
 
 # Presidio entity -> what to call it. National identifiers only where Presidio checks a checksum or a
@@ -58,23 +58,13 @@ SECRET_PLUGINS = (
 
 
 def _import_presidio() -> Any:
-    """presidio_analyzer, imported without torch and transformers where they are installed (for training).
-
-    Presidio's transformers engine and spaCy's thinc import them when they can (seconds), though a blank
-    pipeline uses neither; both import them inside `try ... except ImportError`, which a None entry in
-    sys.modules answers. Where something already imported them, they cost nothing more and stay.
-    """
-    blocked = [name for name in ("torch", "transformers") if name not in sys.modules]
-    for name in blocked:
-        sys.modules[name] = None  # type: ignore[assignment]
-    try:
+    """presidio_analyzer, without the torch and transformers it would import for engines never used here."""
+    with without("torch", "transformers"):
         import presidio_analyzer
         import presidio_analyzer.nlp_engine
         import presidio_analyzer.predefined_recognizers
-    finally:
-        for name in blocked:
-            del sys.modules[name]
     return presidio_analyzer
+
 
 # scan_line re-reads detect-secrets' filters for every line; a line with no long token and no secret-like
 # word holds nothing its detectors (all above: keys of 16+ characters, or `password = ...`) look for.
