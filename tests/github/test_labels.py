@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from bot.github.client import GitHubSettings, connect
 from bot.github.comments import Links, read_state
 from bot.github.labels import LabelSettings, label_settings, wanted_labels
@@ -10,8 +13,10 @@ from bot.parts import NOTHING_KEPT
 from bot.review import Note, Review, Sample
 from bot.taxonomy.diff import ChangeStatus, LeafChange
 from bot.taxonomy.findings import Finding, Severity
+from tests.conftest import subprocess_env
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import added_file
+from tests.leaves import ATTRIBUTION, freeform_skill
 
 REPO = "community/taxonomy"
 SKILL = "compositional_skills/mail/qna.yaml"
@@ -82,3 +87,19 @@ def test_labels_github_refuses_are_a_note_and_the_summary_still_posts(github_ser
     assert publish_review(target, the_review, {}, lambda _: None, LabelSettings())
     assert pull.labels == []
     assert "labels could not be set" in own_summary(target).body
+
+
+def test_a_pull_request_run_sets_the_labels_the_base_config_names(taxonomy_repo, github_server, github_event) -> None:
+    leaf = "compositional_skills/mail/notes/qna.yaml"
+    text = freeform_skill().replace("answer: 2 plus 2 is 4.", "answer: 2 plus 2 is 4, says maria.garcia17@gmail.com.")
+    base = taxonomy_repo.commit_files({".taxbot.yaml": "labels:\n  skill: 'kind: skill'\n"})
+    head = taxonomy_repo.commit_files({leaf: text, leaf.replace("qna.yaml", "attribution.txt"): ATTRIBUTION})
+    github_server.state.add_repo(REPO)
+    pull = github_server.state.add_pull(REPO, [added_file(leaf, text)], head_sha=head, base_sha=base,
+                                        labels=["help wanted"])  # fmt: skip
+    github_event("pull_request.opened", REPO, pull.number)
+    result = subprocess.run([sys.executable, "-m", "bot", "github", "--taxonomy", taxonomy_repo.working_dir],
+                            capture_output=True, text=True, env=subprocess_env(TAXBOT_GITHUB_PAUSE_S="0"),
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(pull.labels) == {"help wanted", "kind: skill", "triage-personal-data"}
