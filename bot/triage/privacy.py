@@ -32,19 +32,21 @@ ENTITIES = {
 # written with a +country code are found whatever the region.
 PHONE_REGIONS = ("US", "GB")
 PHONE_LENIENCY = 2  # phonenumbers' STRICT_GROUPING: digits grouped as the country writes them, not any run
-# The fewest digits a value of each entity has (the e-mail address needs its @ instead).
+# The fewest digits a value of each entity has (e-mail, street and IP addresses are told apart otherwise).
 _DIGITS_NEEDED = {"EMAIL_ADDRESS": 0, "PHONE_NUMBER": 7, "STREET_ADDRESS": 1, "CREDIT_CARD": 12, "IBAN_CODE": 10,
                   "IP_ADDRESS": 4, "US_SSN": 9, "UK_NINO": 6, "IN_AADHAAR": 12, "IT_FISCAL_CODE": 7, "ES_NIF": 8,
                   "PL_PESEL": 11}  # fmt: skip
 MIN_SCORE = 0.4  # Presidio's score for a number phonenumbers calls valid; e-mail and cards score 1.0
 
-# Presidio has no street-address recognizer: a number, up to three capitalised words and a street
-# suffix, optionally with a US ZIP code or a UK-style postcode after it.
+# Presidio has no street-address recognizer: a house number, up to three capitalised words and a street
+# suffix, optionally an apartment or suite (case matters: "2 decimal places" is no address).
 _STREET = (
     r"\b\d{1,5}(?:\s+[A-Z][a-z]+){1,3}\s+"
     r"(?:Street|St\.|Avenue|Ave\.?|Road|Rd\.|Boulevard|Blvd\.?|Lane|Ln\.|Drive|Dr\.|Court|Ct\.|Terrace|Place)"
     r"(?:,?\s+(?:Apt\.?|Suite|Unit)\s*\d+)?"
 )
+_STREET_RE = re.compile(_STREET)
+_IP_HINT = re.compile(r"\d\.\d{1,3}\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:")  # 1.2.3.4, or IPv6's a:b: / a::
 
 # detect-secrets' detectors of keys with a known shape, and of `password = "..."` style assignments.
 # The entropy detectors are left out: a document's 40-hex commit and base64 in a context are not secrets.
@@ -125,11 +127,12 @@ def analyzer() -> Any:
 
 
 def _possible(text: str) -> tuple[str, ...]:
-    """The entities the text has the digits (or the @) for: a text with none is not analysed at all, so
-    most questions skip the tokenizer and phonenumbers' matcher, which take most of the time."""
+    """The entities the text has the digits (or the @, or a street) for: a text with none is not analysed,
+    so most questions skip the tokenizer and phonenumbers' matcher, and a leaf with none never loads Presidio."""
     digits = sum(c.isdigit() for c in text)
-    return tuple(e for e, need in _DIGITS_NEEDED.items() if (e == "EMAIL_ADDRESS" and "@" in text) or
-                 (e != "EMAIL_ADDRESS" and digits >= need))  # fmt: skip
+    possible = {"EMAIL_ADDRESS": "@" in text, "STREET_ADDRESS": _STREET_RE.search(text) is not None,
+                "IP_ADDRESS": _IP_HINT.search(text) is not None}  # fmt: skip
+    return tuple(e for e, need in _DIGITS_NEEDED.items() if possible.get(e, digits >= need))
 
 
 @functools.lru_cache(maxsize=4096)
