@@ -16,9 +16,11 @@ from bot.similar.duplicates import find_duplicates, similar_settings, to_finding
 from bot.similar.indexcache import commit_index, default_cache_dir
 from bot.taxonomy.config import Config
 from bot.taxonomy.diff import ChangeSet
-from bot.taxonomy.tree import Leaf, load_taxonomy
+from bot.taxonomy.tree import ATTRIBUTION_NAME, Leaf, load_taxonomy
+from bot.triage import check as triage_check
 
 DEFAULT_SAMPLES = 3
+NOTHING_KEPT = "no sample pair was kept"  # the note that sets the `sdg-unsuccessful` label
 
 
 def samples_part(endpoint: Endpoint, count: int) -> Part:
@@ -40,6 +42,7 @@ def samples_part(endpoint: Endpoint, count: int) -> Part:
                 for outcome in outcomes
                 if outcome.notes
             ]
+            notes += [f"{outcome.path}: {NOTHING_KEPT}" for outcome in outcomes if not outcome.kept]
             return PartResult(data=samples, notes=notes)
 
         return asyncio.run(all_leaves())
@@ -96,6 +99,23 @@ def precheck_part(config: Config, env: Mapping[str, str]) -> Part:
     return run
 
 
+def triage_part(config: Config, teacher: Endpoint | None) -> Part:
+    """What triagers checked by hand: personal data, secrets, abuse, machine-written answers, seed quality.
+    The teacher, where one is handed in, gives a second opinion on abuse and machine-written answers."""
+
+    def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
+        settings, problems = triage_check.triage_settings(config.section("triage"), config.disabled_rules)
+        with_attribution = []
+        for path, leaf in leaves.items():
+            entry = change_set.head.entry(str(PurePosixPath(path).parent / ATTRIBUTION_NAME))
+            text = entry.read().decode("utf-8", errors="replace") if entry and not entry.is_symlink else None
+            with_attribution.append((leaf, text))
+        hits, notes = triage_check.triage(with_attribution, settings, teacher)
+        return PartResult(triage_check.to_findings(hits), triage_check.triage_rows(hits), problems + notes)
+
+    return run
+
+
 def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tuple[dict[str, Part], list[str]]:
     """The parts to run, and notes on the ones left out (so the review says what it did not check).
 
@@ -104,16 +124,20 @@ def review_parts(config: Config, env: Mapping[str, str], *, teacher: bool) -> tu
     """
     parts: dict[str, Part] = {"duplicates": duplicates_part(config), "gaps": gaps_part(config)}
     notes: list[str] = []
+    endpoint, endpoint_error = None, None
     if teacher:
         try:
             endpoint = endpoint_from(config.section("teacher"), env, "TAXBOT_TEACHER")
         except ConfigError as error:  # the base's config is the maintainers' to fix; the review still runs
-            endpoint = None
-            notes.append(f"samples: not run: the `teacher:` section of .taxbot.yaml at the base is wrong: {error}")
+            endpoint_error = error
+    parts["triage"] = triage_part(config, endpoint)
+    if teacher:
+        if endpoint_error is not None:
+            wrong = f"the `teacher:` section of .taxbot.yaml at the base is wrong: {endpoint_error}"
+            notes.append(f"samples: not run: {wrong}")
+        elif endpoint is None:
+            notes.append("samples: not run: no teacher is configured (set TAXBOT_TEACHER_URL and _MODEL)")
         else:
-            if endpoint is None:
-                notes.append("samples: not run: no teacher is configured (set TAXBOT_TEACHER_URL and _MODEL)")
-        if endpoint is not None:
             count = config.section("generate").get("review_samples", DEFAULT_SAMPLES)
             parts["samples"] = samples_part(endpoint, int(count) if isinstance(count, int) else DEFAULT_SAMPLES)
         parts["precheck"] = precheck_part(config, env)

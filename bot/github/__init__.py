@@ -2,6 +2,6 @@
 summary comment, writing them to a pull request, comment commands, what the trusted run believes (only
 GitHub, never the untrusted run), and what each Actions event does.
 
-May import: bot.review, bot.parts, bot.taxonomy, bot.lint, bot.similar, bot.gaps, bot.generation,
+May import: bot.review, bot.parts, bot.taxonomy, bot.lint, bot.similar, bot.gaps, bot.generation, bot.triage,
 bot.errors, bot.safetext.
 """

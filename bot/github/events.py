@@ -16,6 +16,7 @@ from bot.errors import UsageError
 from bot.github.client import DEFAULT_BOT_LOGIN, GitHubError, connect, create_once, describe, settings_from_env
 from bot.github.commands import EXPENSIVE, Access, is_bot, parse_command
 from bot.github.comments import Links, read_state, with_command_log
+from bot.github.labels import label_settings, labels_at
 from bot.github.publish import Target, own_summary, publish_review
 from bot.github.trust import (
     SHA,
@@ -134,7 +135,7 @@ def on_pull_request(run: Run, report_out: Path | None) -> int:
         run.log(f"taxbot: report written to {report_out}")
         return 0
     gh = connect(settings_from_env(run.env))
-    publish_review(_target(gh, run, number), review, lines, run.log)
+    publish_review(_target(gh, run, number), review, lines, run.log, labels_at(run.taxonomy, base))
     return 0
 
 
@@ -190,7 +191,7 @@ def on_workflow_run(run: Run, report: Path | None) -> int:
             review.notes.append(Note("review", f"sample pairs and the precheck wait for {waiting}"))
         errors, warnings = review.counts()
         run.log(f"taxbot: pull request #{pull.number} at {head.sha[:12]}: {errors} error(s), {warnings} warning(s)")
-        publish_review(target, review, lines, run.log)
+        publish_review(target, review, lines, run.log, label_settings(config.section("labels"))[0])
     return 0
 
 
@@ -249,7 +250,7 @@ def on_comment(run: Run) -> int:
     review, lines = make_review(run.taxonomy, base, head, run.env, teacher=command.name in EXPENSIVE,
                                 config_commit=config_commit)  # fmt: skip
     review.pull_request = target.pull.number
-    publish_review(target, review, lines, run.log)
+    publish_review(target, review, lines, run.log, label_settings(config.section("labels"))[0])
     summary = own_summary(target)
     if summary is not None:
         summary.edit(with_command_log(summary.body, f"{login}: /taxbot {command.name}: done"))

@@ -26,6 +26,7 @@ from bot.github.comments import (
     read_state,
     render_summary,
 )
+from bot.github.labels import LabelSettings, sync_labels
 from bot.review import Note, Review
 
 
@@ -199,9 +200,10 @@ def unchanged(target: Target, review: Review) -> bool:
     return old.body == render_summary(review, target.links, read_state(old.body))
 
 
-def publish_review(target: Target, review: Review, lines: dict[str, list[str]], log: Callable[[str], None]) -> bool:
-    """Write the review to the pull request. Returns False when even the summary could not be written,
-    in which case the summary goes to `log` (the Actions log) so nothing is lost."""
+def publish_review(target: Target, review: Review, lines: dict[str, list[str]], log: Callable[[str], None],
+                   labels: LabelSettings | None = None) -> bool:  # fmt: skip
+    """Write the review to the pull request (and its labels, with `labels`). Returns False when even the
+    summary could not be written, in which case the summary goes to `log` (the Actions log) so nothing is lost."""
     try:
         quiet = unchanged(target, review)
     except GITHUB_FAILURES:
@@ -216,8 +218,17 @@ def publish_review(target: Target, review: Review, lines: dict[str, list[str]], 
             review.notes.append(Note("github", f"{name} could not be written: {describe(error)}"))
     if quiet:
         return True
+    state_update = None
+    if labels is not None and labels.enabled:
+        try:
+            summary = own_summary(target)
+            before = read_state(summary.body).get("labels") if summary else None
+            owned = sync_labels(target.pull, review, labels, before if isinstance(before, list) else [])
+            state_update = {"labels": owned}  # the summary remembers which labels are the bot's own
+        except GITHUB_FAILURES as error:
+            review.notes.append(Note("github", f"labels could not be set: {describe(error)}"))
     try:
-        upsert_summary(target, review)
+        upsert_summary(target, review, state_update)
     except GITHUB_FAILURES as error:
         log(f"taxbot: cannot write the summary comment ({describe(error)}); here it is:")
         log(render_summary(review, target.links))

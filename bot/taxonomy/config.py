@@ -10,7 +10,8 @@ from bot.taxonomy.tree import TreeSource
 from bot.taxonomy.yamldoc import YamlDocError, read_yaml
 
 CONFIG_NAME = ".taxbot.yaml"
-_SECTIONS = ("lint", "similar", "gaps", "teacher", "student", "generate", "github", "release", "gate")
+_SECTIONS = ("lint", "similar", "gaps", "teacher", "student", "generate", "github", "release", "gate", "triage",
+             "labels")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class Rule:
     summary: str
 
 
-# The lint rules `.taxbot.yaml` can turn off by id (`lint.disable`); the checks themselves live in bot.lint.
+# The rules `.taxbot.yaml` can turn off by id (`lint.disable`); the checks live in bot.lint and bot.triage.
 RULES: dict[str, Rule] = {
     rule.id: rule
     for rule in (
@@ -60,6 +60,15 @@ RULES: dict[str, Rule] = {
         Rule("tab", Severity.WARNING, "no tab characters"),
         Rule("bom", Severity.WARNING, "no byte order mark"),
         Rule("crlf", Severity.WARNING, "Unix line endings"),
+        # Triage checks (bot.triage): a triager's verdict, always a warning, never a block.
+        Rule("triage/personal-data", Severity.WARNING, "no personal data in the contributor's own seeds"),
+        Rule("triage/secret", Severity.WARNING, "no API keys, tokens, private keys or passwords"),
+        Rule("triage/abuse", Severity.WARNING, "no hate, abuse or profanity"),
+        Rule("triage/machine-written", Severity.WARNING, "answers written by people, not by a chat model"),
+        Rule("triage/near-duplicate", Severity.WARNING, "the seeds of a leaf do not repeat each other"),
+        Rule("triage/bare-answer", Severity.WARNING, "reasoning questions are answered with their steps"),
+        Rule("triage/split-conversation", Severity.WARNING, "each seed example stands alone, not a turn of a chat"),
+        Rule("triage/short-answer", Severity.WARNING, "answers give what their question asks for"),
     )
 }
 

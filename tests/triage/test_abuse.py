@@ -1,0 +1,36 @@
+"""Offensive language: the sentence is quoted for the triager, a word being taught is not abuse."""
+
+from __future__ import annotations
+
+from bot.taxonomy.tree import parse_leaf
+from bot.triage.abuse import abuse
+from bot.triage.hits import Check, Level
+from bot.triage.texts import Origin, leaf_texts
+
+LEAF = """version: 3
+created_by: tester
+task_description: Rhymes and lists.
+seed_examples:
+  - question: Give a word that rhymes with pool.
+    answer: Fool
+  - question: Which word is the odd one out of love, like, adore and hate?
+    answer: hate
+  - question: |
+      List the people on the invoice.
+    answer: |
+      - John Doe (purchaser)
+      - Jane Doe (receiver) Only a complete asshole would ask this.
+"""
+
+
+def test_an_insult_tacked_onto_a_list_line_is_quoted_and_single_words_are_left_alone() -> None:
+    leaf = parse_leaf("compositional_skills/words/qna.yaml", LEAF.encode())
+    seeds = [t for t in leaf_texts(leaf) if t.origin in (Origin.QUESTION, Origin.ANSWER)]
+    [hit] = abuse(seeds)
+    assert (hit.check, hit.level, hit.line) == (Check.ABUSE, Level.WARNING, 13)
+    assert "asshole" in hit.message and hit.source.startswith("alt-profanity-check")
+
+
+def test_a_higher_threshold_reports_less() -> None:
+    leaf = parse_leaf("compositional_skills/words/qna.yaml", LEAF.encode())
+    assert abuse(leaf_texts(leaf), threshold=1.01) == []
