@@ -193,11 +193,13 @@ def on_comment(run: Run) -> int:
         return 0
 
     if command.name == "help":
-        return answer("+1", "commands are help, review, generate, precheck and approve")
+        return answer("+1", "commands are help, review, generate, precheck, approve and trial")
     if not Access.from_config(config.section("github")).allows(login, _role(target.repo), _in_team(gh)):
         return answer("-1", "refused: commands need write access or membership of a configured team")
     if command.name == "approve":
         return answer("+1", f"teacher calls approved for `{head[:12]}`", {"approved": head})
+    if command.name == "trial":  # the taxonomy-trial workflow runs it on the GPU runner and posts its own comment
+        return answer("eyes", f"a trial of `{head[:12]}` runs in the trial workflow")
     if command.name in EXPENSIVE and fork and state.get("approved") != head:
         return answer("confused", f"waiting for a maintainer's `/taxbot approve` for `{head[:12]}` (a fork)")
     posted.create_reaction("rocket")

@@ -10,7 +10,7 @@ from bot.taxonomy.tree import TreeSource
 from bot.taxonomy.yamldoc import YamlDocError, read_yaml
 
 CONFIG_NAME = ".taxbot.yaml"
-_SECTIONS = ("lint", "similar", "gaps", "teacher", "student", "generate", "github", "release", "gate")
+_SECTIONS = ("lint", "similar", "gaps", "teacher", "student", "generate", "github", "release", "gate", "trial")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,209 @@
+"""`taxbot trial` on CPU with the tiny model: a head trained once, one comment kept up to date, labels moved,
+stale after a push; settings checked in one pass; the shipped training config validates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+import pytest
+from huggingface_hub import HfApi
+
+from bot.cli import main
+from bot.release import hub
+from bot.release.trial import SHIPPED_TRIAL_CONFIG, read_trial_settings
+from bot.release.trial_comment import MARKER, STALE_TITLE
+from tests.fakes.github_server import FakeGitHub
+from tests.fakes.hf_server import FakeHub
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.phase_sets import WORDS
+from tests.fakes.seed_teacher import SeedTeacher
+from tests.fakes.tiny_model import build_tiny_model
+from tests.release.test_pipeline import CHANT, LAKE, skill
+
+REPO, MODEL = "org/taxonomy", "org/taxonomy-model"
+SONG = "compositional_skills/writing/song/qna.yaml"
+BETTER, SAME = "model-better", "model-same"
+TINY_TRAINING = ("[model.precision=float32, run.use_cpu=true, data.max_length=256, data.pack_tokens=512, "
+                 "phase1.learning_rate=3.0e-3, phase1.effective_batch=8, phase1.warmup_steps=0]")  # fmt: skip
+
+
+def config(base_model: Path) -> str:
+    return (
+        f"release:\n  hub_repo: {MODEL}\n  base_model: {base_model}\n  per_leaf: 8\n"
+        "gate:\n  kept_leaves: 1\n  max_new_tokens: 6\n  general_set: general.jsonl\n"
+        f"trial:\n  steps: 4\n  pairs_per_leaf: 8\n  replay: 4\n  label_improved: {BETTER}\n"
+        f"  label_no_gain: {SAME}\n  train_overrides: {TINY_TRAINING}\n"
+        "teacher:\n  backoff_s: 0.01\n  retries: 1\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("base") / "tiny")
+
+
+@dataclass
+class World:
+    taxonomy: git.Repo
+    teacher: FakeOpenAI
+    hub: FakeHub
+    github: FakeGitHub
+    tmp: Path
+
+    @property
+    def root(self) -> Path:
+        return Path(self.taxonomy.working_dir)
+
+    def run(self, base: str, head: str, out: Path) -> int:
+        return main(["trial", "run", "--taxonomy", str(self.root), "--base", base, "--head", head, "--pull", "5",
+                     "--out", str(out), "--cache", str(self.tmp / "cache")])  # fmt: skip
+
+    def post(self, result: Path, head: str) -> int:
+        return main(["trial", "post", "--taxonomy", str(self.root), "--result", str(result), "--pull", "5",
+                     "--head", head])  # fmt: skip
+
+
+@pytest.fixture
+def world(
+    taxonomy_repo: git.Repo,
+    teacher_server: FakeOpenAI,
+    hub_server: FakeHub,
+    github_server: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> World:
+    teacher_server.script = SeedTeacher()
+    for name, value in {
+        "TAXBOT_TEACHER_URL": teacher_server.base_url, "TAXBOT_TEACHER_MODEL": "fake-teacher",
+        "HF_TOKEN": hub_server.token, "HF_ENDPOINT": hub_server.url, "GITHUB_TOKEN": github_server.token,
+        "GITHUB_API_URL": github_server.url, "TAXBOT_GITHUB_PAUSE_S": "0", "GITHUB_REPOSITORY": REPO,
+        "GITHUB_SERVER_URL": "https://github.example", "GITHUB_RUN_ID": "77",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    github_server.state.add_repo(REPO)
+    return World(taxonomy_repo, teacher_server, hub_server, github_server, tmp_path)
+
+
+def lake(words: list[str]) -> str:
+    from tests.release.test_pipeline import lake as knowledge
+
+    return knowledge(words, "dora")
+
+
+def release_on_hub(world: World, model: Path, taxonomy_commit: str) -> None:
+    """A release on the Hub's main, as `taxbot release` leaves it: the model and its release record."""
+    record = {"taxonomy_commit": taxonomy_commit, "tag": "v20260101-release", "previous_commit": None}
+    (model / hub.RELEASE_FILE).write_text(json.dumps(record), encoding="utf-8")
+    api = HfApi(endpoint=world.hub.url, token=world.hub.token)
+    hub.publish(api, MODEL, model, "candidate-x", "v20260101-release", "a release", lambda line: None)
+
+
+@pytest.mark.slow
+def test_a_trial_trains_a_head_once_keeps_one_comment_moves_labels_and_goes_stale(
+    world: World, base_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    general = '{"question": "alpha beta ?", "answer": "gamma delta .", "topic": "words"}\n'
+    base = world.taxonomy.commit_files(  # type: ignore[attr-defined]
+        {".taxbot.yaml": config(base_model), "general.jsonl": general, CHANT: skill(list(WORDS[:40]), "alice")},
+        "main",
+    )
+    # The chant was released: the Hub holds that model, and the store the chant's data, replayed by trials.
+    release_model = build_tiny_model(tmp_path / "released", seed=1)
+    release_on_hub(world, release_model, base)
+    assert main(["generate", "--taxonomy", str(world.root), "--full", "--per-leaf", "8", "--out",
+                 str(tmp_path / "released-data"), "--cache", str(tmp_path / "cache")]) == 0  # fmt: skip
+    world.taxonomy.git.checkout("-b", "contributor/lake")
+    head = world.taxonomy.commit_files({LAKE: lake(list(WORDS[200:240]))}, "Add a lake")  # type: ignore[attr-defined]
+    pull = world.github.state.add_pull(REPO, [], number=5, head_sha=head, base_sha=base,
+                                       labels=[SAME, "knowledge"])  # fmt: skip
+    capsys.readouterr()
+    asked_before = len(world.teacher.chat_requests)
+
+    out = tmp_path / "result.json"
+    assert world.run(base, head, out) in (0, 1)
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert (result["pull"], result["head"], result["leaves"]) == (5, head, [LAKE])
+    assert result["status"] in ("improved", "no-gain") and result["steps"] == 4
+    assert result["release"] == "v20260101-release" and result["replayed"] == 4
+    assert any(r.path.endswith("/model.safetensors") for r in world.hub.calls("GET", f"/{MODEL}/resolve/"))
+    assert [leaf["name"] for leaf in result["gate"]["leaves"]] == [LAKE]
+    printed = capsys.readouterr().out
+    assert printed.startswith(MARKER) and "https://github.example/org/taxonomy/actions/runs/77" in printed
+    asked = len(world.teacher.chat_requests)
+    assert asked > asked_before
+    trained = next((tmp_path / "cache" / "trials" / head / "runs").glob("*/phase1/final/model.safetensors"))
+    trained_at = trained.stat().st_mtime_ns
+
+    label = BETTER if result["status"] == "improved" else SAME
+    assert world.post(out, head) == 0
+    [comment] = world.github.state.repos[REPO].comments_on(5)
+    assert comment.body.startswith(MARKER) and result["verdict"] in comment.body
+    assert f"`{LAKE}`" in comment.body and "Nothing was published" in comment.body
+    assert sorted(pull.labels) == sorted([label, "knowledge"])
+
+    # The same head again: nothing generated or trained, the same comment, the same label.
+    assert world.run(base, head, out) in (0, 1)
+    err = capsys.readouterr().err
+    for step in ("plan", "generate", "train", "gate"):
+        assert f"trial: {step}: done earlier for {head[:7]}, skipped" in err
+    assert len(world.teacher.chat_requests) == asked and trained.stat().st_mtime_ns == trained_at
+    assert world.post(out, head) == 0
+    assert len(world.github.state.repos[REPO].comments_on(5)) == 1
+    assert sorted(pull.labels) == sorted([label, "knowledge"])
+
+    # A push: the trial is stale; its label goes, other labels stay, the comment says so (once).
+    second = world.taxonomy.commit_files({SONG: skill(list(WORDS[40:80]), "dora")}, "Add a song")  # type: ignore[attr-defined]
+    pull.head_sha = second
+    assert main(["trial", "stale", "--taxonomy", str(world.root)]) == 0
+    assert "stale trials: #5" in capsys.readouterr().out
+    [comment] = world.github.state.repos[REPO].comments_on(5)
+    assert f"{STALE_TITLE} this trial is of `{head[:12]}`; the pull request is now at `{second[:12]}`" in comment.body
+    assert pull.labels == ["knowledge"]
+    assert world.post(out, head) == 0  # a late post of the old head: still stale, still no label
+    [comment] = world.github.state.repos[REPO].comments_on(5)
+    assert comment.body.count(STALE_TITLE) == 1 and pull.labels == ["knowledge"]
+
+    # A result for another pull request or head is refused before anything is written.
+    assert world.post(out, second) == 2
+    assert "not the authorised" in capsys.readouterr().err
+
+    # The new head is tried: both leaves, a fresh comment in the same place, a label again.
+    assert world.run(base, second, out) in (0, 1)
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["head"] == second and sorted(result["leaves"]) == sorted([SONG, LAKE])
+    assert world.post(out, second) == 0
+    [comment] = world.github.state.repos[REPO].comments_on(5)
+    assert STALE_TITLE not in comment.body and f"Head `{second[:12]}`" in comment.body
+    assert len([name for name in pull.labels if name in (BETTER, SAME)]) == 1
+
+
+def test_trial_settings_name_every_problem_at_once() -> None:
+    settings, problems, warnings = read_trial_settings({"steps": 0, "max_minutes": -1, "min_gain": 0,
+                                                        "label_improved": "same", "label_no_gain": "same",
+                                                        "pairs": 3})  # fmt: skip
+    assert len(problems) == 4 and any("trial.steps" in p for p in problems)
+    assert any("must differ" in p for p in problems)
+    assert warnings == [f"unknown key `trial.pairs` is ignored; known: {', '.join(settings.__dataclass_fields__)}"]
+    settings, problems, _ = read_trial_settings({"steps": "many"})
+    assert problems == ["`trial.steps` must be a whole number, found 'many'"] and settings.steps == 60
+
+
+def test_the_shipped_trial_training_config_validates(tmp_path: Path) -> None:
+    from trainer.config import load_config
+    from trainer.plan import plan_phases
+
+    path = Path(__file__).resolve().parents[2] / "bot" / "data" / SHIPPED_TRIAL_CONFIG
+    assert path.read_text(encoding="utf-8").startswith("#")
+    config = load_config(path, ["model.name_or_path=m", "data.phase1=trial.jsonl"])
+    assert config.model.finetune == "lora"
+    assert [plan.name for plan in plan_phases(config, tmp_path)] == ["phase1"]
+
+
+def test_a_missing_trial_config_is_a_usage_error(taxonomy_repo: git.Repo, tmp_path: Path) -> None:
+    base = taxonomy_repo.commit_files({".taxbot.yaml": "trial:\n  steps: 0\n"}, "main")  # type: ignore[attr-defined]
+    code = main(["trial", "run", "--taxonomy", taxonomy_repo.working_dir, "--base", base, "--head", base, "--pull",
+                 "1", "--out", str(tmp_path / "r.json")])  # fmt: skip
+    assert code == 2 and not (tmp_path / "r.json").exists()
