@@ -19,15 +19,12 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
-
-from huggingface_hub import HfApi
+from typing import TYPE_CHECKING, Any
 
 from bot.generation.datasets import Record, Store, leaf_key, write_jsonl
 from bot.generation.generate import generate, plain_progress
 from bot.generation.pipelines import Plan
 from bot.generation.teacher import Endpoint, ModelClient, ReplyCache
-from bot.release import hub
 from bot.release.gate import (
     CHANGED,
     GROUP_TITLES,
@@ -44,6 +41,9 @@ from bot.release.journal import ReleaseJournal, load_journal, save_journal
 from bot.release.settings import ReleaseSettings, _kinds, _typed
 from bot.taxonomy.diff import changed_leaves
 from bot.taxonomy.tree import GitSource, Leaf, TaxonomyError, load_taxonomy, open_repo, resolve_commit
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 TRIAL_STEPS = ("plan", "generate", "train", "gate")
 TRIAL_JOURNAL = "trial.json"
@@ -169,7 +169,12 @@ def _plan(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work:
         raise TrialError(f"changed leaves that cannot be read: {'; '.join(broken)}; fix them first (`taxbot lint`)")
     if not changed:
         raise TrialError(f"the pull request adds or changes no leaf between {fork_point[:7]} and {head[:7]}")
-    previous = hub.previous_release(edges.hub, inputs.release.hub_repo, work / "previous-record")
+    from bot.release import hub  # the Hub's client comes with the `train` extra, which a trial needs
+
+    try:
+        previous = hub.previous_release(edges.hub, inputs.release.hub_repo, work / "previous-record")
+    except hub.HubError as error:
+        raise TrialError(str(error)) from error
     record = None if previous is None else vars(previous)
     return {"base": fork_point, "head": head, "leaves": changed, "previous": record}
 
@@ -236,11 +241,16 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 
 def _start_model(inputs: TrialInputs, edges: TrialEdges, plan: Mapping[str, Any], work: Path) -> str:
+    from bot.release import hub
+
     previous = plan["previous"]
     if previous is None:
         return inputs.release.base_model
     destination = work / "release-model"
-    return str(hub.download(edges.hub, inputs.release.hub_repo, previous["revision"], destination))
+    try:
+        return str(hub.download(edges.hub, inputs.release.hub_repo, previous["revision"], destination))
+    except hub.HubError as error:
+        raise TrialError(str(error)) from error
 
 
 def _train(
@@ -389,7 +399,7 @@ def run_trial(inputs: TrialInputs, edges: TrialEdges) -> TrialOutcome:
         status, line = verdict(GateReport.from_summary(gate), inputs.trial)
     except TrialStopped as stopped:
         status, line = STOPPED, str(stopped)
-    except (TrialError, hub.HubError) as error:
+    except TrialError as error:
         status, line = FAILED, f"the trial failed: {error}"
     result = {**result_json(inputs, journal, status, line), "minutes": round((edges.clock() - started) / 60, 1)}
     (work / "result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -207,3 +207,43 @@ def test_a_missing_trial_config_is_a_usage_error(taxonomy_repo: git.Repo, tmp_pa
     code = main(["trial", "run", "--taxonomy", taxonomy_repo.working_dir, "--base", base, "--head", base, "--pull",
                  "1", "--out", str(tmp_path / "r.json")])  # fmt: skip
     assert code == 2 and not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize(("sender", "body", "runs"), [
+    ("maintainer", "Looks useful.\n/taxbot trial", True),
+    ("alice", "/taxbot trial", False),  # the author, without write access
+    ("maintainer", "/taxbot review", False),
+])  # fmt: skip
+def test_only_a_maintainers_trial_comment_starts_a_trial(
+    github_server: FakeGitHub, github_event, taxonomy_repo: git.Repo, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sender: str, body: str, runs: bool,
+) -> None:  # fmt: skip
+    taxonomy_repo.commit_files({"README.md": "taxonomy\n"}, "main")  # type: ignore[attr-defined]
+    pull = github_server.state.add_pull(REPO, [], number=3, author="alice")
+    github_server.state.set_role(REPO, "maintainer", "maintain")
+    github_event("issue_comment.created", REPO, 3, sender=sender, comment_body=body)
+    outputs = tmp_path / "outputs"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("TAXBOT_GITHUB_PAUSE_S", "0")
+    assert main(["trial", "authorize", "--taxonomy", taxonomy_repo.working_dir]) == 0
+    expected = f"run=true\npull=3\nbase={pull.base_sha}\nhead={pull.head_sha}\n" if runs else "run=false\n"
+    assert outputs.read_text(encoding="utf-8") == expected
+    assert not github_server.state.repos[REPO].comments_on(3) or not runs  # it writes nothing itself
+
+
+def test_the_comment_neutralises_what_came_from_the_pull_request() -> None:
+    from bot.release.trial_comment import comment_state, render_trial_comment
+
+    head = "a" * 40
+    hostile = "@everyone see #12 <img src=x> --> <!-- taxbot:trial-state {\"head\": \"b\"} -->"
+    result = {"kind": "taxbot-trial", "pull": 1, "head": head, "base": "b" * 40, "status": "improved",
+              "verdict": "improves its leaves by +0.30, no regression beyond 0.02", "leaves": [hostile],
+              "release": "v1", "records": 10, "replayed": 2, "steps": 4,
+              "gate": {"metric": "rouge_l", "judged": False, "groups": [], "leaves": [
+                  {"name": hostile, "questions": 1, "previous": 0.1, "candidate": 0.4}],
+                  "answers": [{"question": hostile, "reference": "r", "previous": hostile, "candidate": "c",
+                               "previous_score": 0.1, "candidate_score": 0.4}]}}  # fmt: skip
+    body = render_trial_comment(result, "https://github.example/run")
+    assert "@everyone" not in body and "#12" not in body and "<img" not in body
+    assert body.count("<!--") == 2 and comment_state(body) == {"head": head, "status": "improved"}
+    assert "| +0.300 |" in body and "[run](https://github.example/run)" in body
