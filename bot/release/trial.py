@@ -179,7 +179,9 @@ def _plan(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work:
     return {"base": fork_point, "head": head, "leaves": changed, "previous": record}
 
 
-def _replay(inputs: TrialInputs, leaves: Mapping[str, Leaf], changed: set[str], teacher: str) -> list[Record]:
+def _replay(
+    inputs: TrialInputs, leaves: Mapping[str, Leaf], changed: set[str], teacher: str, head: str
+) -> list[Record]:
     """A sample of what the releases trained on: the store's full sets of the unchanged leaves, no teacher call."""
     store = Store(inputs.cache_dir / "store")
     earlier: list[Record] = []
@@ -188,7 +190,7 @@ def _replay(inputs: TrialInputs, leaves: Mapping[str, Leaf], changed: set[str], 
             if path not in changed:
                 earlier += store.get(leaf_key(leaf, teacher, mode)) or []
     earlier = list({str(r["id"]): r for r in earlier}.values())
-    rng = random.Random(inputs.head)
+    rng = random.Random(head)
     return rng.sample(earlier, min(inputs.trial.replay, len(earlier)))
 
 
@@ -205,7 +207,7 @@ def _generate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, w
     if empty := [r.path for r in reports if r.kept == 0]:
         raise TrialError(f"the teacher gave no usable data for {', '.join(empty)}; run the trial again to retry")
     records = [record for report in reports for record in report.records]
-    replay = _replay(inputs, leaves, set(plan["leaves"]), edges.teacher.model)
+    replay = _replay(inputs, leaves, set(plan["leaves"]), edges.teacher.model, plan["head"])
     mixed = records + replay
     random.Random(plan["head"]).shuffle(mixed)
     path = work / "data" / "trial.jsonl"
@@ -217,25 +219,26 @@ def _generate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, w
 def _time_limit(seconds: float) -> Iterator[None]:
     """SIGTERM past the limit, so the trainer checkpoints and stops at the end of its step.
 
-    The signal is sent again every few seconds until training returns: the trainer only listens once its
-    model is loaded, and until then this handler keeps the process alive.
+    The trainer only listens for SIGTERM once its model is loaded. Until then this handler keeps the process
+    alive, and the signal (the limit's, or a pre-emption's) is sent again every few seconds until training
+    returns, so the trainer hears it either way.
     """
-    done = threading.Event()
+    done, wake = threading.Event(), threading.Event()
 
     def nag() -> None:
-        if done.wait(max(seconds, 0.0)):
-            return
+        wake.wait(max(seconds, 0.0))
         while not done.is_set():
             os.kill(os.getpid(), signal.SIGTERM)
             done.wait(2.0)
 
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: wake.set())
     thread = threading.Thread(target=nag, name="trial-time-limit", daemon=True)
     thread.start()
     try:
         yield
     finally:
         done.set()
+        wake.set()
         thread.join()
         signal.signal(signal.SIGTERM, previous)
 
@@ -286,8 +289,8 @@ def _train(
         raise TrialError(f"training failed: {error}") from error
     if not outcome.finished or outcome.final_dir is None:
         raise TrialStopped(
-            f"training ran past trial.max_minutes={inputs.trial.max_minutes:g} and stopped at {outcome.checkpoint}; "
-            "run the trial again to resume, or raise trial.max_minutes"
+            f"training stopped at {outcome.checkpoint} (past trial.max_minutes={inputs.trial.max_minutes:g}, or "
+            "the runner sent SIGTERM); run the trial again to resume, or raise trial.max_minutes"
         )
     phase = json.loads((outcome.final_dir / "taxbot_phase.json").read_text(encoding="utf-8"))
     return {"start_model": start, "model": str(outcome.final_dir), "steps": phase["steps"],

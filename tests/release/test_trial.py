@@ -247,3 +247,30 @@ def test_the_comment_neutralises_what_came_from_the_pull_request() -> None:
     assert "@everyone" not in body and "#12" not in body and "<img" not in body
     assert body.count("<!--") == 2 and comment_state(body) == {"head": head, "status": "improved"}
     assert "| +0.300 |" in body and "[run](https://github.example/run)" in body
+
+
+@pytest.mark.slow
+def test_a_trial_past_its_time_stops_at_a_checkpoint_and_says_so(
+    world: World, base_model: Path, tmp_path: Path
+) -> None:
+    from bot.generation.teacher import Endpoint
+    from bot.release.gate import GateSettings
+    from bot.release.settings import ReleaseSettings
+    from bot.release.trial import TrialEdges, TrialInputs, TrialSettings, run_trial
+    from trainer.answer import LocalAnswerer
+
+    base = world.taxonomy.commit_files({CHANT: skill(list(WORDS[:40]), "alice")}, "main")  # type: ignore[attr-defined]
+    head = world.taxonomy.commit_files({LAKE: lake(list(WORDS[200:240]))}, "Add a lake")  # type: ignore[attr-defined]
+    overrides = tuple(TINY_TRAINING.strip("[]").split(", "))
+    # 500 steps would take minutes; the limit (1.2 s) stops them at a checkpoint after the first step or so.
+    trial = TrialSettings(steps=500, pairs_per_leaf=8, max_minutes=0.02, train_overrides=overrides)
+    inputs = TrialInputs(world.root, base, head, 5, tmp_path / "trials", tmp_path / "cache",
+                         ReleaseSettings(MODEL, str(base_model)), GateSettings(), trial)  # fmt: skip
+    edges = TrialEdges(Endpoint(world.teacher.base_url, "fake-teacher", backoff_s=0.01), HfApi(endpoint=world.hub.url),
+                       lambda model: LocalAnswerer(model, max_new_tokens=4), log=lambda line: None,
+                       clock=lambda: 0.0)  # the time spent before training is not counted here  # fmt: skip
+    outcome = run_trial(inputs, edges)
+    assert outcome.result["status"] == "stopped" and "raise trial.max_minutes" in outcome.result["verdict"]
+    assert outcome.result["gate"] is None
+    [checkpoint] = (outcome.work_dir / "runs").glob("*/phase1/checkpoint-*")
+    assert int(checkpoint.name.removeprefix("checkpoint-")) < 500
