@@ -225,10 +225,11 @@ def test_only_a_maintainers_trial_comment_starts_a_trial(
     outputs = tmp_path / "outputs"
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     monkeypatch.setenv("TAXBOT_GITHUB_PAUSE_S", "0")
+    before = len(github_server.requests)
     assert main(["trial", "authorize", "--taxonomy", taxonomy_repo.working_dir]) == 0
     expected = f"run=true\npull=3\nbase={pull.base_sha}\nhead={pull.head_sha}\n" if runs else "run=false\n"
     assert outputs.read_text(encoding="utf-8") == expected
-    assert not github_server.state.repos[REPO].comments_on(3) or not runs  # it writes nothing itself
+    assert {r.method for r in github_server.requests[before:]} <= {"GET"}  # a read-only token is enough
 
 
 def test_the_comment_neutralises_what_came_from_the_pull_request() -> None:
