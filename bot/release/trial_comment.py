@@ -84,8 +84,9 @@ def render_trial_comment(result: Mapping[str, Any], run_url: str | None) -> str:
     run = f" ([run]({run_url}))" if run_url else ""
     release = _cell(result.get("release") or "the base model", 200)
     if result.get("steps") is not None:
+        leaves = len(result.get("leaves") or [])
         lines.append(f"Head `{head[:12]}`: a LoRA adapter of {result['steps']} steps on {result.get('records')} "
-                     f"generated pairs of {len(result.get('leaves') or [])} leaves and {result.get('replayed')} "
+                     f"generated pairs of {leaves} {'leaf' if leaves == 1 else 'leaves'} and {result.get('replayed')} "
                      f"replayed ones, on top of `{release}`{run}. Nothing was published.")  # fmt: skip
     else:
         lines.append(f"Head `{head[:12]}`, tried on top of `{release}`{run}. Nothing was published.")
@@ -93,7 +94,7 @@ def render_trial_comment(result: Mapping[str, Any], run_url: str | None) -> str:
     if isinstance(gate, dict):
         scale = _cell(gate.get("metric", ""), 40) + (" averaged with the teacher's grade" if gate.get("judged") else "")
         lines += ["", f"Scores 0-1 ({scale}), greedy answers of the release and of the trial model:", ""]
-        lines += _table(list(gate.get("groups") or []), "questions", lambda n: GROUP_TITLES.get(n, _cell(n, 40)))
+        lines += _table(list(gate.get("groups") or []), "set", lambda n: GROUP_TITLES.get(n, _cell(n, 40)))
         if gate.get("leaves"):
             lines += ["", *_table(list(gate["leaves"]), "changed leaf", lambda n: f"`{_cell(n, 200)}`")]
         answers = list(gate.get("answers") or [])
