@@ -305,6 +305,20 @@ def cmd_release(args: argparse.Namespace) -> int:
     return release_command(Path(args.taxonomy), args.commit, args.cache, args.work, steps)
 
 
+def cmd_trial(args: argparse.Namespace) -> int:
+    from bot.release import trial_command
+
+    taxonomy = Path(args.taxonomy)
+    if args.verb == "run":
+        return trial_command.run_command(taxonomy, args.base, args.head, args.pull, args.cache, args.work,
+                                         Path(args.out))  # fmt: skip
+    if args.verb == "post":
+        return trial_command.post_command(taxonomy, Path(args.result), args.pull, args.head)
+    if args.verb == "stale":
+        return trial_command.stale_command(taxonomy)
+    return trial_command.authorize_command(taxonomy)
+
+
 def _add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
     parser.add_argument("--format", choices=formats, default="text", help="output format (default: text)")
     parser.add_argument(
@@ -414,6 +428,29 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--steps", metavar="LIST", help="only these steps, comma-separated (default: all; the GPU "
                          "job runs plan,generate,train,gate,publish and a job with a write token runs announce)")
     release.set_defaults(handler=cmd_release)
+
+    trial = commands.add_parser(
+        "trial", help="does a pull request improve the model? a short LoRA run on the release, and the gate",
+        description="run: generate, train and gate a pull request's head on the GPU runner (no GitHub token); "
+        "post: its one comment and label; stale: mark trials of pull requests pushed since; authorize: check a "
+        "`/taxbot trial` comment.",
+    )  # fmt: skip
+    verbs = trial.add_subparsers(dest="verb", required=True, metavar="VERB")
+    trial_run = verbs.add_parser("run", help="try the head on the release; exit 0 improved, 1 no gain or failed")
+    trial_post = verbs.add_parser("post", help="write the trial's comment and labels on the pull request")
+    trial_stale = verbs.add_parser("stale", help="mark the trials of pull requests with a newer head as stale")
+    trial_authorize = verbs.add_parser("authorize", help="is this issue_comment a maintainer's /taxbot trial?")
+    for verb in (trial_run, trial_post, trial_stale, trial_authorize):
+        verb.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy (a git clone)")
+    for verb in (trial_run, trial_post):
+        verb.add_argument("--pull", required=True, type=int, metavar="N", help="the pull request's number")
+        verb.add_argument("--head", required=True, metavar="SHA", help="the head commit to try")
+    trial_run.add_argument("--base", required=True, metavar="SHA", help="the pull request's base commit")
+    trial_run.add_argument("--out", required=True, metavar="FILE", help="where the result (JSON) goes")
+    trial_run.add_argument("--work", metavar="DIR", help="a folder per head (default: CACHE/trials)")
+    trial_run.add_argument("--cache", metavar="DIR", help="reply cache and store (default: DIR/.taxbot-cache)")
+    trial_post.add_argument("--result", required=True, metavar="FILE", help="the result of `taxbot trial run`")
+    trial.set_defaults(handler=cmd_trial)
     return parser
 
 

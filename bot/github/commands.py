@@ -1,4 +1,4 @@
-"""PR comment commands (`/taxbot help`, `review`, `generate`, `precheck`, `approve`) and who may give them."""
+"""PR comment commands (`/taxbot help`, `review`, `generate`, `precheck`, `approve`, `trial`) and who may give them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "precheck": "ask the current model the seed questions of the changed leaves",
     "approve": "`/taxbot approve <full head sha>`: allow teacher calls for exactly that commit of a fork's pull "
     "request",
+    "trial": "train a short adapter on the changed leaves and compare it with the release (GPU runner)",
 }
 EXPENSIVE = frozenset({"generate", "precheck"})
 """Commands that call the teacher or the student: on a fork's pull request only after approval."""

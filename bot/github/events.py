@@ -233,7 +233,7 @@ def on_comment(run: Run) -> int:
         return 0
 
     if command.name == "help":
-        return answer("+1", "commands are help, review, generate, precheck and approve")
+        return answer("+1", "commands are help, review, generate, precheck, approve and trial")
     if not allowed(login):
         return answer("-1", "refused: commands need write access or membership of a configured team")
     if command.name == "approve":
@@ -242,6 +242,8 @@ def on_comment(run: Run) -> int:
             return answer("confused", f"not approved: name the head commit in full, `/taxbot approve {head}`")
         return answer("+1", f"teacher calls approved for `{head[:12]}`",
                       {"approved": head, "approval": int(comment["id"])})  # fmt: skip
+    if command.name == "trial":  # the taxonomy-trial workflow runs it on the GPU runner and posts its own comment
+        return answer("eyes", f"a trial of `{head[:12]}` runs in the trial workflow")
     fork = is_fork(target.repo, target.pull)
     waiting = approved_head(target.repo, target.pull, state, allowed) if fork else None
     if command.name in EXPENSIVE and waiting is not None:

@@ -11,7 +11,7 @@ from bot.taxonomy.yamldoc import YamlDocError, read_yaml
 
 CONFIG_NAME = ".taxbot.yaml"
 _SECTIONS = ("lint", "similar", "gaps", "teacher", "student", "generate", "github", "release", "gate", "triage",
-             "labels")
+             "labels", "trial")
 
 
 @dataclass(frozen=True)
