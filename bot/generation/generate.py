@@ -14,8 +14,8 @@ import git
 
 from bot.generation.datasets import Record, Store, build_phase_sets, leaf_key, outcome_records, write_jsonl
 from bot.generation.documents import DocumentError, fetch_documents
-from bot.generation.pipelines import LeafOutcome, Plan, generate_leaf, sample_plan
-from bot.generation.teacher import CallStats, ModelClient
+from bot.generation.pipelines import LeafOutcome, Plan, generate_leaf, leaf_requests, sample_plan
+from bot.generation.teacher import CallStats, Endpoint, ModelClient
 from bot.taxonomy.tree import Leaf, LeafKind
 
 __all__ = ["sample_plan"]  # re-exported: the review's sample part takes its plan from here
@@ -59,11 +59,13 @@ class Estimate:
     output_bytes: int
 
 
-def estimate(leaves: Sequence[Leaf], plan: Plan, store: Store | None, model: str, mode: str) -> Estimate:
-    """Requests and output size before a run: one probe, then generation and judging of `target` pairs per
-    missing leaf (all rounds' worth: the first round asks for the overshoot)."""
+def estimate(
+    leaves: Sequence[Leaf], plan: Plan, store: Store | None, model: str, mode: str, max_tokens: int = 2048
+) -> Estimate:
+    """Requests and output size before a run: one probe, then one round of generation and judging of
+    `target` pairs per missing leaf (the round asks for the overshoot, so it is most of the run)."""
     missing = [leaf for leaf in leaves if store is None or store.get(leaf_key(leaf, model, mode)) is None]
-    generation, judging = plan.requests_per_round(plan.target)
+    tokens = ModelClient(Endpoint("-", model)).tokens  # the default ratio: the probe has not measured it yet
     size = sum(
         plan.target
         * 2
@@ -71,7 +73,7 @@ def estimate(leaves: Sequence[Leaf], plan: Plan, store: Store | None, model: str
         // max(1, len(leaf.seed_examples))
         for leaf in missing
     )
-    requests = len(missing) * (generation + judging) + (1 if missing else 0)
+    requests = sum(leaf_requests(leaf, plan, max_tokens, tokens) for leaf in missing) + (1 if missing else 0)
     return Estimate(len(missing), len(leaves) - len(missing), requests, size)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -48,10 +48,6 @@ class Plan:
     overshoot: float = 1.5  # ask for more than needed: the judge and the duplicate filter drop some
     max_rounds: int = 3
     every_chunk: bool = True  # each chunk of a knowledge document reaches the teacher at least once
-
-    def requests_per_round(self, need: int) -> tuple[int, int]:
-        asked = math.ceil(need * self.overshoot)
-        return math.ceil(asked / self.per_call), math.ceil(asked / self.judge_batch)
 
 
 @dataclass(frozen=True)
@@ -153,17 +149,15 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
         if not chunks:
             outcome.note("no document chunk and no seed context to generate from")
             return outcome
-    grounded = leaf.kind is LeafKind.GROUNDED_SKILL
     lengths = _lengths(seeds)
-    # A written item is about as long as the longest seed, plus its JSON keys.
-    item_tokens = max(client.tokens((s.context or "" if grounded else "") + s.question + s.answer) for s in seeds) + 24
-    shape = _Shape(plan.per_call, client.endpoint.max_tokens)
+    item_tokens, per_call = first_shape(leaf, plan, client.endpoint.max_tokens, client.tokens)
+    shape = _Shape(per_call, client.endpoint.max_tokens)
     call = 0
     for round_number in range(plan.max_rounds):
         need = plan.target - len(outcome.kept)
         if need <= 0:
             break
-        generation_calls, _ = plan.requests_per_round(need)
+        generation_calls = math.ceil(math.ceil(need * plan.overshoot) / shape.per_call)
         if leaf.kind is LeafKind.KNOWLEDGE and plan.every_chunk and round_number == 0:
             generation_calls = max(generation_calls, len(chunks))
         jobs = []
@@ -200,6 +194,23 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
             f"item(s) with up to {shape.max_tokens} tokens"
         )
     return outcome
+
+
+def first_shape(leaf: Leaf, plan: Plan, max_tokens: int, tokens: Callable[[str], int]) -> tuple[int, int]:
+    """The tokens one written item takes (about the longest seed's, with its JSON keys) and the items asked
+    per request: as many as `max_tokens` holds, so long seeds are asked for a few at a time, not cut."""
+    grounded = leaf.kind is LeafKind.GROUNDED_SKILL
+    seeds = leaf.seed_examples
+    item_tokens = max((tokens((s.context or "" if grounded else "") + s.question + s.answer) for s in seeds), default=0)
+    item_tokens += 24
+    return item_tokens, max(1, min(plan.per_call, max_tokens // item_tokens))
+
+
+def leaf_requests(leaf: Leaf, plan: Plan, max_tokens: int, tokens: Callable[[str], int]) -> int:
+    """The requests one round for `plan.target` pairs makes: the estimate before a run."""
+    _, per_call = first_shape(leaf, plan, max_tokens, tokens)
+    asked = math.ceil(plan.target * plan.overshoot)
+    return math.ceil(asked / per_call) + math.ceil(asked / plan.judge_batch)
 
 
 def _rotated(seeds: list[Candidate], call: int, count: int) -> list[Candidate]:
@@ -254,7 +265,8 @@ async def _generate_once(
         count = max(1, min(count, room // max(1, item_tokens)))
         if count != shape.per_call:
             messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
-        max_tokens = max(16, min(shape.max_tokens, room))
+        # The default budget, or more where one item of this leaf needs more, within what the context leaves.
+        max_tokens = max(16, min(room, max(shape.max_tokens, math.ceil(count * item_tokens * 1.25))))
         variant = f"{PIPELINE_VERSION}/{leaf.path}#{call}/{count}x{max_tokens}"
         try:
             answered = await client.ask(

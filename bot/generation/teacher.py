@@ -216,11 +216,20 @@ def _refuses_response_format(error: openai.APIStatusError) -> bool:
 
 
 def _connection_reason(error: BaseException) -> str:
-    cause: BaseException | None = error
-    while cause is not None and cause.__cause__ is not None:
-        cause = cause.__cause__
-    text = str(cause) if cause is not None else ""
-    return text or str(error) or type(error).__name__
+    """The operating system's words ("Connection refused") from under the HTTP client's wrappers."""
+    stack: list[BaseException] = [error]
+    deepest = error
+    while stack:
+        current = stack.pop()
+        if isinstance(current, OSError) and (current.errno or current.strerror):
+            return os.strerror(current.errno) if current.errno else str(current.strerror)
+        if isinstance(current, BaseExceptionGroup):
+            stack.extend(current.exceptions)
+        following = current.__cause__ or current.__context__
+        if following is not None:
+            deepest = following
+            stack.append(following)
+    return str(deepest) or str(error) or type(error).__name__
 
 
 @dataclass
@@ -341,8 +350,8 @@ class ModelClient:
         while True:
             server = self._pick()
             wait: float | None = None
+            server.busy += 1  # counted while queued too, so the next pick goes to the freer replica
             async with server.gate:
-                server.busy += 1
                 self.stats.requests += 1
                 started = time.monotonic()
                 try:
