@@ -99,8 +99,9 @@ class _DuplicateFilter:
     seen: list[str] = field(default_factory=list)
     seeds: int = 0
 
-    def verdict(self, candidate: Candidate) -> str | None:
-        text = _normalise(candidate.question)
+    def verdict(self, candidate: Candidate, grounded: bool = False) -> str | None:
+        # A grounded skill's item is its context and question: a seed's question over a new context is new data.
+        text = _normalise(f"{candidate.context} {candidate.question}" if grounded else candidate.question)
         match = process.extractOne(text, self.seen, scorer=fuzz.ratio, score_cutoff=self.cutoff)
         if match is not None:
             return "duplicate of a seed" if match[2] < self.seeds else "duplicate"
@@ -140,7 +141,9 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
     if not seeds:
         outcome.note("the leaf has no seed examples to learn from")
         return outcome
-    duplicates = _DuplicateFilter(plan.duplicate_cutoff, [_normalise(s.question) for s in seeds], len(seeds))
+    grounded = leaf.kind is LeafKind.GROUNDED_SKILL
+    seen = [_normalise(f"{s.context} {s.question}" if grounded else s.question) for s in seeds]
+    duplicates = _DuplicateFilter(plan.duplicate_cutoff, seen, len(seeds))
     context = client.endpoint.context_tokens
     chunk_tokens = min(plan.chunk_tokens, context // 3)
     chunks = [c for text in documents for c in chunk_text(text, chunk_tokens, client.tokens)]
@@ -177,7 +180,7 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
             fresh += found
         unique = []
         for candidate in fresh:
-            if reason := duplicates.verdict(candidate):
+            if reason := duplicates.verdict(candidate, grounded):
                 outcome.dropped[reason] += 1
             elif leaf.kind is LeafKind.KNOWLEDGE and not stands_alone(candidate.question):
                 outcome.dropped["question not standalone"] += 1

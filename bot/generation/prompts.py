@@ -94,7 +94,7 @@ def candidates_schema(count: int, grounded: bool, lengths: Lengths = Lengths()) 
     key = "items" if grounded else "pairs"
     return {
         "type": "object",
-        "properties": {key: {"type": "array", "items": item, "minItems": 1, "maxItems": count}},
+        "properties": {key: {"type": "array", "items": item, "minItems": count, "maxItems": count}},
         "required": [key],
         "additionalProperties": False,
     }
