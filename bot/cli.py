@@ -234,7 +234,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     cache_dir = Path(args.cache) if args.cache else taxonomy_dir / ".taxbot-cache"
     store = Store(cache_dir / "store") if args.full else None
     client = ModelClient(endpoint, ReplyCache(cache_dir / "replies"))
-    guess = estimate(leaves, plan, store, endpoint.model, mode, endpoint.max_tokens)
+    guess = estimate(leaves, plan, store, endpoint.model, mode, endpoint)
     print(
         f"estimate: {guess.leaves_to_generate} leaves to generate, {guess.leaves_replayed} replayed from the "
         f"store, about {guess.requests} requests and {guess.output_bytes / 1e6:.1f} MB of data",

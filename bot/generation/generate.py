@@ -60,7 +60,7 @@ class Estimate:
 
 
 def estimate(
-    leaves: Sequence[Leaf], plan: Plan, store: Store | None, model: str, mode: str, max_tokens: int = 2048
+    leaves: Sequence[Leaf], plan: Plan, store: Store | None, model: str, mode: str, endpoint: Endpoint | None = None
 ) -> Estimate:
     """Requests and output size before a run: one probe, then one round of generation and judging of
     `target` pairs per missing leaf (the round asks for the overshoot, so it is most of the run)."""
@@ -73,7 +73,9 @@ def estimate(
         // max(1, len(leaf.seed_examples))
         for leaf in missing
     )
-    requests = sum(leaf_requests(leaf, plan, max_tokens, tokens) for leaf in missing) + (1 if missing else 0)
+    requests = sum(leaf_requests(leaf, plan, endpoint or Endpoint("-", model), tokens) for leaf in missing) + (
+        1 if missing else 0
+    )
     return Estimate(len(missing), len(leaves) - len(missing), requests, size)
 
 

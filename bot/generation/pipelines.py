@@ -26,12 +26,13 @@ from bot.generation.prompts import (
     read_verdicts,
     stands_alone,
 )
-from bot.generation.teacher import EndpointError, Message, ModelClient, ReplyCutError, ReplyFormatError
+from bot.generation.teacher import Endpoint, EndpointError, Message, ModelClient, ReplyCutError, ReplyFormatError
 from bot.taxonomy.tree import Leaf, LeafKind
 
 PIPELINE_VERSION = f"2.{PROMPT_VERSION}"
 
 _MARGIN_TOKENS = 64  # the chat template's own tokens, and the estimate's error
+_INSTRUCTION_TOKENS = 300  # a generation prompt without its seeds, with the margin
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
             outcome.note("no document chunk and no seed context to generate from")
             return outcome
     lengths = _lengths(seeds)
-    item_tokens, per_call = first_shape(leaf, plan, client.endpoint.max_tokens, client.tokens)
+    item_tokens, per_call = first_shape(leaf, plan, context, client.endpoint.max_tokens, client.tokens)
     shape = _Shape(per_call, client.endpoint.max_tokens)
     call = 0
     for round_number in range(plan.max_rounds):
@@ -199,19 +200,27 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
     return outcome
 
 
-def first_shape(leaf: Leaf, plan: Plan, max_tokens: int, tokens: Callable[[str], int]) -> tuple[int, int]:
+def first_shape(
+    leaf: Leaf, plan: Plan, context_tokens: int, max_tokens: int, tokens: Callable[[str], int]
+) -> tuple[int, int]:
     """The tokens one written item takes (about the longest seed's, with its JSON keys) and the items asked
-    per request: as many as `max_tokens` holds, so long seeds are asked for a few at a time, not cut."""
+    per request: as many as `max_tokens` holds (at least one) and the context holds beside the prompt, so
+    long seeds are asked for a few at a time instead of being cut. Fewer seeds are shown before fewer items
+    are asked: rotation across requests still shows them all."""
     grounded = leaf.kind is LeafKind.GROUNDED_SKILL
     seeds = leaf.seed_examples
     item_tokens = max((tokens((s.context or "" if grounded else "") + s.question + s.answer) for s in seeds), default=0)
     item_tokens += 24
-    return item_tokens, max(1, min(plan.per_call, max_tokens // item_tokens))
+    examples = min(plan.seeds_per_prompt, len(seeds))
+    while examples > 1 and _INSTRUCTION_TOKENS + item_tokens * (examples + plan.per_call) > context_tokens:
+        examples -= 1
+    room = context_tokens - _INSTRUCTION_TOKENS - item_tokens * max(1, examples)
+    return item_tokens, max(1, min(plan.per_call, room // item_tokens, max_tokens // item_tokens))
 
 
-def leaf_requests(leaf: Leaf, plan: Plan, max_tokens: int, tokens: Callable[[str], int]) -> int:
+def leaf_requests(leaf: Leaf, plan: Plan, endpoint: Endpoint, tokens: Callable[[str], int]) -> int:
     """The requests one round for `plan.target` pairs makes: the estimate before a run."""
-    _, per_call = first_shape(leaf, plan, max_tokens, tokens)
+    _, per_call = first_shape(leaf, plan, endpoint.context_tokens, endpoint.max_tokens, tokens)
     asked = math.ceil(plan.target * plan.overshoot)
     return math.ceil(asked / per_call) + math.ceil(asked / plan.judge_batch)
 
@@ -268,8 +277,8 @@ async def _generate_once(
         count = max(1, min(count, room // max(1, item_tokens)))
         if count != shape.per_call:
             messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
-        # The default budget, or more where one item of this leaf needs more, within what the context leaves.
-        max_tokens = max(16, min(room, max(shape.max_tokens, math.ceil(count * item_tokens * 1.25))))
+        # The budget, or more where one item of this leaf needs more, within what the context leaves.
+        max_tokens = max(16, min(room, max(shape.max_tokens, math.ceil(item_tokens * 1.25))))
         variant = f"{PIPELINE_VERSION}/{leaf.path}#{call}/{count}x{max_tokens}"
         try:
             answered = await client.ask(

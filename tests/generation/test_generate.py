@@ -244,11 +244,15 @@ def long_grounded_skill(words: int) -> str:
 def test_long_seeds_are_asked_for_a_few_at_a_time_and_still_yield_pairs(
     teacher: FakeOpenAI, taxonomy: Path, tmp_path: Path
 ) -> None:
-    set_teacher(taxonomy, max_tokens=400)
-    write_tree(taxonomy, {GROUNDED: long_grounded_skill(words=250)})  # five items at seed length: ~1,300 tokens
+    set_teacher(taxonomy, max_tokens=400, context_tokens=2048)
+    write_tree(taxonomy, {GROUNDED: long_grounded_skill(words=250)})  # five items at seed length exceed 2,048
     assert generate(taxonomy, tmp_path / "out", "--full", "--per-leaf", "4", "--leaf", GROUNDED) == 0
     generation = [r for r in asked(teacher) if r["messages"][0]["content"].startswith("taxbot:grounded")]
-    assert all("Write 1 new contexts" in r["messages"][0]["content"] for r in generation)
+    for request in generation:
+        count = int(request["messages"][0]["content"].split("Write ")[1].split(" ")[0])
+        shown = len(json.loads(request["messages"][1]["content"])["seed_examples"])
+        assert count < 5 and count * 250 <= request["max_tokens"]  # room for every item asked
+        assert (count + shown) * 250 + request["max_tokens"] <= 2 * 2048  # and the whole fits the context
     summary = summary_of(tmp_path / "out")
     assert summary["cut_replies"] == 0 and summary["kept"] == 4
 
