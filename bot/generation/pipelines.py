@@ -34,6 +34,10 @@ PIPELINE_VERSION = f"2.{PROMPT_VERSION}"
 _MARGIN_TOKENS = 64  # the chat template's own tokens, and the estimate's error
 _INSTRUCTION_TOKENS = 300  # a generation prompt without its seeds, with the margin
 
+BEFORE_THE_JUDGE = frozenset({"unusable item", "duplicate", "duplicate of a seed", "question not standalone",
+                              "not judged"})  # fmt: skip
+"""Reasons a candidate is dropped without a verdict: every other candidate was judged."""
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -78,6 +82,10 @@ class LeafOutcome:
     @property
     def short(self) -> bool:
         return len(self.kept) < self.target
+
+    @property
+    def judged(self) -> int:
+        return self.candidates - sum(n for why, n in self.dropped.items() if why in BEFORE_THE_JUDGE)
 
     def note(self, text: str) -> None:
         if text not in self.notes:  # the same fault on every request is one note, not hundreds

@@ -68,6 +68,7 @@ class Endpoint:
     max_tokens: int = 2048
     temperature: float = 0.7
     context_tokens: int = 4096
+    structured: bool = True  # ask for JSON through response_format where the server takes it
     replicas: tuple[Endpoint, ...] = ()
 
     @property
@@ -265,7 +266,8 @@ class ModelClient:
             # Retries are ours (to count them and honour retry-after), so the client's own are off.
             self._servers = [
                 _Server(e, openai.AsyncOpenAI(base_url=e.base_url, api_key=e.api_key, timeout=e.timeout_s,
-                                              max_retries=0), asyncio.Semaphore(e.concurrency))
+                                              max_retries=0), asyncio.Semaphore(e.concurrency),
+                        OutputMode.JSON_SCHEMA if e.structured else OutputMode.TEXT)
                 for e in self.endpoint.all
             ]  # fmt: skip
         return self._servers
@@ -411,7 +413,7 @@ class ModelClient:
         self.stats.failures += 1
         if server.broken is not None:
             raise EndpointError(f"{server.endpoint.base_url} is down: {server.broken}")
-        raise EndpointError(f"no answer after {retry + 1} tries from {server.endpoint.base_url}: {_describe(last)}")
+        raise EndpointError(f"no answer after {retry + 1} tries: {_describe(last)}")
 
     async def chat(
         self, messages: list[Message], *, temperature: float | None = None, variant: str = "", max_tokens: int = 0
@@ -491,8 +493,8 @@ def _seed(variant: str) -> int | None:
 
 
 def _describe(error: Exception | None) -> str:
-    if isinstance(error, openai.APIStatusError):
-        return f"HTTP {error.status_code}: {_server_reason(error)}"
+    if isinstance(error, openai.APIStatusError):  # a busy or failing server: its status says it
+        return f"HTTP {error.status_code}"
     if isinstance(error, openai.APITimeoutError):
         return "timed out"
     if isinstance(error, openai.APIConnectionError):

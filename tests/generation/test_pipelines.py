@@ -23,8 +23,6 @@ LAKE_DOCUMENT = (
     "Lake Tanager lies in a mountain valley. It has seven islands and three bays.\n\n"
     "The lake freezes every winter, and its ice is thick enough to walk on by January."
 )
-# Drops that happen before the judge: what is left was judged.
-_BEFORE_THE_JUDGE = {"unusable item", "duplicate", "duplicate of a seed", "question not standalone", "not judged"}
 
 
 def test_every_leaf_kind_gets_judged_pairs_from_a_real_teacher(smollm2_teacher: str, tmp_path: Path) -> None:
@@ -55,6 +53,5 @@ def test_every_leaf_kind_gets_judged_pairs_from_a_real_teacher(smollm2_teacher: 
         assert outcome.failed_requests == 0, outcome.notes
         assert outcome.candidates > 0, outcome.path
         assert outcome.candidates == len(outcome.kept) + sum(outcome.dropped.values())
-        judged = outcome.candidates - sum(n for why, n in outcome.dropped.items() if why in _BEFORE_THE_JUDGE)
-        assert judged > 0, (outcome.path, outcome.dropped)
+        assert outcome.judged > 0, (outcome.path, outcome.dropped)
     assert client.stats.prompt_tokens > 0 and client.stats.completion_tokens > 0
