@@ -207,7 +207,18 @@ def summary(reports: Sequence[LeafReport], client: ModelClient, seconds: float, 
     short = [r for r in reports if r.short]
     if short:
         lines.append(f"short of the target: {', '.join(f'{r.path} ({r.kept}/{r.target})' for r in short)}")
-    lines += [f"note: {r.path}: {note}" for r in reports for note in r.notes]
+    # A note every leaf shares (the teacher went down mid-run) is said once, with the leaves it hit.
+    hit: dict[str, list[str]] = {}
+    for r in reports:
+        for note in r.notes:
+            hit.setdefault(note, []).append(r.path)
+    for note, paths in hit.items():
+        where = (
+            paths[0]
+            if len(paths) == 1
+            else f"{len(paths)} leaves ({', '.join(paths[:3])}{', ...' if len(paths) > 3 else ''})"
+        )
+        lines.append(f"note: {where}: {note}")
     return "\n".join(lines)
 
 

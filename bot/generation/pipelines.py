@@ -78,6 +78,7 @@ class LeafOutcome:
     failed_requests: int = 0
     cut_replies: int = 0
     target: int = 0
+    _said: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def short(self) -> bool:
@@ -88,8 +89,9 @@ class LeafOutcome:
         return self.candidates - sum(n for why, n in self.dropped.items() if why in BEFORE_THE_JUDGE)
 
     def note(self, text: str) -> None:
-        if text not in self.notes:  # the same fault on every request is one note, not hundreds
-            self.notes.append(text)
+        """Say `text` once: the same fault on every request is one note with a count, not hundreds."""
+        self._said[text] = self._said.get(text, 0) + 1
+        self.notes = [f"{said} ({n} times)" if n > 1 else said for said, n in self._said.items()]
 
 
 def seed_candidates(leaf: Leaf) -> list[Candidate]:
@@ -281,7 +283,7 @@ async def _generate_once(
             messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
         room = context - _prompt_tokens(client, messages)
         if room < item_tokens // 2:
-            return f"generation request {call}: the prompt leaves no room for a reply in {context} tokens"
+            return f"generation request: the prompt leaves no room for a reply in {context} tokens"
         count = max(1, min(count, room // max(1, item_tokens)))
         if count != shape.per_call:
             messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
@@ -299,11 +301,11 @@ async def _generate_once(
         except ReplyCutError:
             cuts += 1
             if shape.per_call == 1 and shape.max_tokens >= room:
-                return f"generation request {call}: one item does not fit in {room} reply tokens (cut at max_tokens)"
+                return f"generation request: one item does not fit in {room} reply tokens (cut at max_tokens)"
             shape.after_cut(room)
             continue
         except (EndpointError, ReplyFormatError) as error:
-            return f"generation request {call}: {error}"
+            return f"generation request: {error}"
         found, unusable = answered.value
         if answered.cut:  # items before the cut are kept; the next requests are shaped to fit
             cuts += 1
@@ -311,7 +313,7 @@ async def _generate_once(
         if chunk is not None:
             found = [Candidate(c.question, c.answer, chunk) for c in found]
         return found[:count], unusable + max(0, len(found) - count), cuts
-    return f"generation request {call}: every reply was cut at max_tokens"
+    return "generation request: every reply was cut at max_tokens"
 
 
 def _batches(client: ModelClient, plan: Plan, candidates: list[Candidate]) -> list[list[Candidate]]:
