@@ -307,7 +307,7 @@ class ModelClient:
                 try:
                     response = await server.client.chat.completions.create(
                         model=server.endpoint.model, messages=messages, max_tokens=1, temperature=0.0,  # type: ignore[arg-type]
-                        **self._format_args(server.mode, probe_schema),
+                        extra_body=self._format_args(server.mode, probe_schema) or None,
                     )  # fmt: skip
                 except openai.APIStatusError as error:
                     if server.mode is not OutputMode.TEXT and _refuses_response_format(error):
@@ -357,14 +357,15 @@ class ModelClient:
                 self.stats.requests += 1
                 started = time.monotonic()
                 try:
-                    extra: dict[str, Any] = {"seed": seed} if seed is not None else {}
+                    # Passed as extra_body, which openai sends as is: its own transform walks every key of
+                    # a schema, and costs more client CPU than the rest of the request.
+                    extra = self._format_args(server.mode, schema) | ({"seed": seed} if seed is not None else {})
                     response = await server.client.chat.completions.create(
                         model=server.endpoint.model,
                         messages=messages,  # type: ignore[arg-type]
                         temperature=temperature,
                         max_tokens=max_tokens,
-                        **self._format_args(server.mode, schema),
-                        **extra,
+                        extra_body=extra or None,
                     )
                     # openai does not wrap a broken 200 body: it hands back a str, or `choices` of None.
                     choice = response.choices[0] if response.choices else None
