@@ -179,7 +179,8 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
             jobs.append(_generate_once(leaf, client, seeds, chunks, call, shape, item_tokens, lengths, plan))
             call += 1
         fresh: list[Candidate] = []
-        for result in await asyncio.gather(*jobs):
+        results = await asyncio.gather(*jobs)
+        for result in results:
             if isinstance(result, str):
                 outcome.failed_requests += 1
                 outcome.note(result)
@@ -198,6 +199,8 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
             else:
                 unique.append(candidate)
         await _judge(leaf, client, plan, unique, outcome)
+        if all(isinstance(result, str) for result in results):
+            break  # every request failed after its retries: another round would fail the same way
     if len(outcome.kept) > plan.target:
         outcome.dropped["over the target"] += len(outcome.kept) - plan.target
         del outcome.kept[plan.target :]

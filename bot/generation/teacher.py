@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -122,7 +123,7 @@ def endpoint_from(section: Mapping[str, object], env: Mapping[str, str], prefix:
             entry = entry["url"]
         servers.append(Endpoint(str(entry), str(model), env.get(f"{prefix}_API_KEY", "none"), **own))  # type: ignore[arg-type]
     first, *rest = servers
-    return Endpoint(**{**first.__dict__, "replicas": tuple(rest)})
+    return dataclasses.replace(first, replicas=tuple(rest))
 
 
 @dataclass

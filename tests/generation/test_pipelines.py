@@ -13,11 +13,9 @@ import pytest
 
 from bot.generation.pipelines import LeafOutcome, Plan, generate_leaf
 from bot.generation.teacher import Endpoint, ModelClient
-from bot.taxonomy.tree import load_directory
+from bot.taxonomy.tree import LeafKind, load_directory
 from tests.conftest import write_tree
 from tests.leaves import freeform_skill, grounded_skill, knowledge
-
-pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 LAKE_DOCUMENT = (
     "Lake Tanager lies in a mountain valley. It has seven islands and three bays.\n\n"
@@ -25,6 +23,19 @@ LAKE_DOCUMENT = (
 )
 
 
+def test_a_fault_repeated_on_every_request_is_one_note_with_a_count() -> None:
+    outcome = LeafOutcome("a/qna.yaml", LeafKind.FREEFORM_SKILL)
+    for _ in range(40):
+        outcome.note("generation request: no answer after 5 tries: HTTP 503")
+    outcome.note("judge request: HTTP 400")
+    assert outcome.notes == [
+        "generation request: no answer after 5 tries: HTTP 503 (40 times)",
+        "judge request: HTTP 400",
+    ]
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
 def test_every_leaf_kind_gets_judged_pairs_from_a_real_teacher(smollm2_teacher: str, tmp_path: Path) -> None:
     write_tree(
         tmp_path,
