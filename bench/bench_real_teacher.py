@@ -55,7 +55,8 @@ async def _run(leaf: Leaf, url: str, args: argparse.Namespace, documents: list[s
     client = ModelClient(endpoint)
     started = time.monotonic()
     await client.probe()
-    plan = Plan(target=args.per_leaf, per_call=args.per_call, judge_batch=args.per_call, max_rounds=args.rounds)
+    plan = Plan(target=args.per_leaf, per_call=args.per_call, judge_batch=args.per_call, max_rounds=args.rounds,
+                every_chunk=args.every_chunk)  # fmt: skip
     outcome = await generate_leaf(leaf, client, plan, documents)
     return outcome, client, time.monotonic() - started
 
@@ -83,6 +84,8 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=600)
     parser.add_argument("--context-tokens", type=int, default=4096, help="the server's n_ctx")
     parser.add_argument("--text-baseline", action="store_true", help="also run with plain-text replies")
+    parser.add_argument("--every-chunk", action="store_true", help="ask about every chunk (minutes per chunk)")
+    parser.add_argument("--only", choices=[str(k) for k in LeafKind], help="one leaf kind only")
     args = parser.parse_args()
     gguf = smollm2_gguf()
     if gguf is None:
@@ -98,6 +101,8 @@ def main() -> int:
         print(f"SmolLM2-135M-Instruct (llama.cpp, n_ctx {args.context_tokens}), {args.per_leaf} pairs per leaf, "
               f"max_tokens {args.max_tokens}")  # fmt: skip
         for leaf, documents in leaves:
+            if args.only and str(leaf.kind) != args.only:
+                continue
             print(f"{leaf.kind}: {leaf.path}", flush=True)
             modes = [False, True] if args.text_baseline else [False]
             for text in modes:
