@@ -200,16 +200,57 @@ def _progress() -> Callable[..., None]:
     return update
 
 
+def _leaf_paths(taxonomy_dir: Path, given: Sequence[str]) -> list[str]:
+    """Taxonomy-relative qna.yaml paths from --leaf values: a qna.yaml or its folder, under the taxonomy or not."""
+    root = taxonomy_dir.resolve()
+    paths = []
+    for value in given:
+        path = Path(value)
+        tried = [path] if path.is_absolute() else [taxonomy_dir / path, path]
+        found = next((p for p in tried if p.exists()), tried[0])
+        if found.is_dir():
+            found = found / "qna.yaml"
+        try:
+            paths.append(found.resolve().relative_to(root).as_posix())
+        except ValueError:  # outside the taxonomy: named as given, and reported as no such leaf
+            paths.append(path.as_posix())
+    return paths
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import asyncio
+    import json
     import time
 
     from bot.generation.datasets import Store, read_jsonl
-    from bot.generation.generate import candidates_made, estimate, generate, sample_plan, summary, write_outputs
+    from bot.generation.generate import (
+        candidates_made,
+        estimate,
+        generate,
+        sample_plan,
+        summary,
+        summary_json,
+        write_outputs,
+    )
     from bot.generation.pipelines import Plan
-    from bot.generation.teacher import ModelClient, ReplyCache, endpoint_from
+    from bot.generation.teacher import EndpointError, ModelClient, ReplyCache, endpoint_from
     from bot.taxonomy.tree import load_directory
 
+    # Every usage error before the first request: a run must not spend the teacher and then fail to write.
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise TargetError(f"--out {out} is a file; name a folder")
+    if args.sample is not None and args.sample < 1:
+        raise TargetError(f"--sample needs at least 1 pair, found {args.sample}")
+    if args.per_leaf < 1:
+        raise TargetError(f"--per-leaf needs at least 1 pair, found {args.per_leaf}")
+    earlier_path = Path(args.earlier) if args.earlier else None
+    if earlier_path is not None and not earlier_path.is_file():
+        raise TargetError(f"--earlier {earlier_path}: no such file")
+    try:
+        earlier = list(read_jsonl(earlier_path)) if earlier_path else []
+    except ValueError as error:
+        raise TargetError(f"--earlier: {error}") from error
     taxonomy_dir = Path(args.taxonomy)
     config, problems = load_config(taxonomy_dir)
     for problem in problems:
@@ -222,11 +263,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         )
     taxonomy = load_directory(taxonomy_dir)
     if args.leaf:
-        wanted = [Path(p).as_posix().removeprefix(f"{taxonomy_dir.as_posix()}/") for p in args.leaf]
+        wanted = _leaf_paths(taxonomy_dir, args.leaf)
         missing = {p: taxonomy.unreadable.get(p, "no such leaf") for p in wanted if p not in taxonomy.leaves}
         if missing:
             raise TargetError("; ".join(f"{p}: {why}" for p, why in missing.items()) + " (run `taxbot lint` on it)")
-        leaves = [taxonomy.leaves[p] for p in wanted]
+        leaves = [taxonomy.leaves[p] for p in dict.fromkeys(wanted)]
     elif args.full:
         leaves = list(taxonomy.leaves.values())
     else:
@@ -236,7 +277,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     cache_dir = Path(args.cache) if args.cache else taxonomy_dir / ".taxbot-cache"
     store = Store(cache_dir / "store") if args.full else None
     client = ModelClient(endpoint, ReplyCache(cache_dir / "replies"))
-    guess = estimate(leaves, plan, store, endpoint.model, mode)
+    guess = estimate(leaves, plan, store, endpoint.model, mode, endpoint)
     print(
         f"estimate: {guess.leaves_to_generate} leaves to generate, {guess.leaves_replayed} replayed from the "
         f"store, about {guess.requests} requests and {guess.output_bytes / 1e6:.1f} MB of data",
@@ -245,17 +286,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.estimate:
         return EXIT_CLEAN
     started = time.monotonic()
-    reports = asyncio.run(
-        generate(leaves, client, plan, store=store, mode=mode, cache_dir=cache_dir, progress=_progress())
-    )
+    try:
+        reports = asyncio.run(
+            generate(leaves, client, plan, store=store, mode=mode, cache_dir=cache_dir, progress=_progress())
+        )
+    except EndpointError as error:
+        raise TargetError(f"the teacher cannot be used: {error}") from error
     seconds = time.monotonic() - started
-    earlier = list(read_jsonl(Path(args.earlier))) if args.earlier else []
-    counts = write_outputs(Path(args.out), reports, earlier, args.full)
+    counts = write_outputs(out, reports, earlier, args.full)
     text = summary(reports, client, seconds, candidates_made(reports))
-    (Path(args.out) / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(
+        json.dumps(summary_json(reports, client.stats, seconds), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(text)
-    print(f"wrote {sum(counts.values())} records to {args.out}")
-    return EXIT_FINDINGS if any(r.kept == 0 for r in reports) else EXIT_CLEAN
+    print(f"wrote {sum(counts.values())} records to {out}")
+    if any(r.kept == 0 for r in reports):
+        return EXIT_FINDINGS
+    if args.full and not args.accept_short and any(r.short for r in reports):
+        print("taxbot: some leaves are short of --per-leaf (named above); --accept-short takes them", file=sys.stderr)
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -381,7 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("generate", help="synthetic Q&A pairs from a teacher: samples for a PR, or full sets")
     gen.add_argument("--taxonomy", required=True, metavar="DIR", help="the taxonomy folder")
-    gen.add_argument("--leaf", action="append", metavar="PATH", help="a leaf (taxonomy-relative); repeatable")
+    gen.add_argument(
+        "--leaf", action="append", metavar="PATH", help="a leaf's qna.yaml or folder (taxonomy-relative); repeatable"
+    )
     size = gen.add_mutually_exclusive_group(required=True)
     size.add_argument("--sample", type=int, metavar="N", help="N judged sample pairs per leaf, for a review")
     size.add_argument("--full", action="store_true", help="the full set per leaf and the two phase sets")
@@ -390,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--cache", metavar="DIR", help="reply cache and store (default: DIR/.taxbot-cache)")
     gen.add_argument("--earlier", metavar="FILE", help="an earlier phase-2 set to replay (JSONL)")
     gen.add_argument("--estimate", action="store_true", help="print the estimate and stop")
+    gen.add_argument(
+        "--accept-short", action="store_true", help="with --full, exit 0 even when a leaf is short of --per-leaf"
+    )
     gen.set_defaults(handler=cmd_generate)
 
     review = commands.add_parser("review", help="the whole review of a change, as on a pull request")

@@ -10,7 +10,7 @@ from bot.gaps.coverage import gaps_settings, landings, placed_paths
 from bot.gaps.precheck import student_precheck
 from bot.generation.generate import sample_plan
 from bot.generation.pipelines import generate_leaf
-from bot.generation.teacher import ConfigError, Endpoint, ModelClient, endpoint_from
+from bot.generation.teacher import ConfigError, Endpoint, EndpointError, ModelClient, endpoint_from
 from bot.review import Part, PartResult, Sample
 from bot.similar.duplicates import find_duplicates, similar_settings, to_findings
 from bot.similar.indexcache import commit_index, default_cache_dir
@@ -29,6 +29,10 @@ def samples_part(endpoint: Endpoint, count: int) -> Part:
     def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
         async def all_leaves() -> PartResult:
             client = ModelClient(endpoint)
+            try:
+                await client.probe()  # a teacher that is down is one note with its reason, not one per leaf
+            except EndpointError as error:
+                return PartResult(notes=[f"the teacher cannot be used: {error}"])
             outcomes = await asyncio.gather(
                 *(generate_leaf(leaf, client, sample_plan(count)) for leaf in leaves.values())
             )
@@ -37,11 +41,7 @@ def samples_part(endpoint: Endpoint, count: int) -> Part:
                 for outcome in outcomes
                 for k in outcome.kept
             ]
-            notes = [
-                f"{outcome.path}: {len(outcome.notes)} teacher request(s) failed: {outcome.notes[0]}"
-                for outcome in outcomes
-                if outcome.notes
-            ]
+            notes = [f"{outcome.path}: {'; '.join(outcome.notes)}" for outcome in outcomes if outcome.notes]
             notes += [f"{outcome.path}: {NOTHING_KEPT}" for outcome in outcomes if not outcome.kept]
             return PartResult(data=samples, notes=notes)
 

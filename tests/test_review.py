@@ -52,7 +52,7 @@ def test_samples_from_the_teacher_and_a_dead_teacher_is_a_note(demo: Path, teach
     teacher_server.fail(401, times=None)  # refused at once; a 5xx would be retried with back-off first
     review, _ = make_review(demo, "HEAD~1", "HEAD", env, teacher=True)
     assert review.samples == []
-    assert any("teacher request(s) failed" in n.message for n in review.notes)
+    assert any("the teacher cannot be used" in n.message and "HTTP 401" in n.message for n in review.notes)
     assert review.findings  # the lint result still stands
 
 

@@ -31,7 +31,8 @@ def to_record(leaf_path: str, kind: LeafKind, kept: Kept, teacher_model: str) ->
     """One training sample in the format the InstructLab training stack reads."""
     candidate = kept.candidate
     prompt = candidate.question
-    if kind is LeafKind.GROUNDED_SKILL and candidate.context:
+    # Grounded skills and knowledge both train on the text with the question (LAB's phase 1 shows the chunk).
+    if kind in (LeafKind.GROUNDED_SKILL, LeafKind.KNOWLEDGE) and candidate.context:
         prompt = f"{candidate.context}\n\n{candidate.question}"
     messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": candidate.answer}]
     digest = hashlib.sha256(json.dumps([leaf_path, messages]).encode()).hexdigest()[:16]

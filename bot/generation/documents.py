@@ -1,14 +1,18 @@
-"""Knowledge documents: fetched from `document.repo` at the exact commit (shallow, cached) and chunked."""
+"""Knowledge documents: fetched from `document.repo` at the exact commit (shallow, cached), PDFs turned into
+text, and chunked in the teacher's tokens."""
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
+import pypdf
 
 
 class DocumentError(Exception):
@@ -56,33 +60,60 @@ def fetch_documents(url: str, commit: str, patterns: list[str], cache_dir: Path)
     for item in repo.commit(commit).tree.traverse():
         if isinstance(item, git.Blob) and any(fnmatch.fnmatch(item.path, p) for p in patterns):
             data = item.data_stream.read()
-            documents.append(Document(item.path, data.decode("utf-8", errors="replace")))
+            text = pdf_text(data, item.path) if item.path.lower().endswith(".pdf") else data.decode("utf-8", "replace")
+            documents.append(Document(item.path, text))
     if not documents:
         raise DocumentError(f"no file of {url} at {commit[:12]} matches {', '.join(patterns)}")
     return sorted(documents, key=lambda d: d.path)
 
 
-def chunk_text(text: str, max_words: int) -> list[str]:
-    """Paragraph-aligned chunks of at most `max_words` words, so each fits the teacher's context window."""
+def pdf_text(data: bytes, name: str) -> str:
+    """The text of a PDF document, page by page (pypdf); raises DocumentError for one it cannot read."""
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (pypdf.errors.PyPdfError, ValueError, KeyError, TypeError, OSError) as error:
+        raise DocumentError(f"{name}: not a readable PDF ({error})") from error
+    text = "\n\n".join(page.strip() for page in pages if page.strip())
+    if not text:
+        raise DocumentError(f"{name}: the PDF has no text layer (a scan?); convert it to Markdown")
+    return text
+
+
+def _cut(words: list[str], max_tokens: int, count: Callable[[str], int]) -> int:
+    """How many of `words` fit in `max_tokens` (at least one)."""
+    low, high = 1, len(words)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count(" ".join(words[:middle])) <= max_tokens:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def chunk_text(text: str, max_tokens: int, count: Callable[[str], int]) -> list[str]:
+    """Paragraph-aligned chunks of at most `max_tokens` teacher tokens (as `count` measures them), so each
+    fits the teacher's context window beside the prompt and the reply."""
     chunks: list[str] = []
     current: list[str] = []
-    size = 0
     for paragraph in (p.strip() for p in re.split(r"\n\s*\n", text)):
         if not paragraph:
             continue
-        words = paragraph.split()
-        while len(words) > max_words:  # a paragraph too long on its own is cut at word boundaries
-            if current:
-                chunks.append("\n\n".join(current))
-                current, size = [], 0
-            chunks.append(" ".join(words[:max_words]))
-            words = words[max_words:]
-        if size + len(words) > max_words and current:
+        if current and count("\n\n".join([*current, paragraph])) > max_tokens:
             chunks.append("\n\n".join(current))
-            current, size = [], 0
-        if words:
-            current.append(paragraph if len(words) == len(paragraph.split()) else " ".join(words))
-            size += len(words)
+            current = []
+        if count(paragraph) <= max_tokens:
+            current.append(paragraph)
+            continue
+        words = paragraph.split()  # a paragraph too long on its own is cut at word boundaries
+        while words:
+            take = _cut(words, max_tokens, count)
+            piece, words = " ".join(words[:take]), words[take:]
+            if words:
+                chunks.append(piece)
+            else:  # the paragraph's tail may share a chunk with what follows
+                current.append(piece)
     if current:
         chunks.append("\n\n".join(current))
     return chunks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -14,18 +14,29 @@ from bot.generation.documents import chunk_text
 from bot.generation.prompts import (
     PROMPT_VERSION,
     Candidate,
+    Lengths,
+    Verdict,
+    candidates_schema,
     freeform_prompt,
     grounded_prompt,
     judge_prompt,
+    judge_schema,
     knowledge_prompt,
-    read_items,
-    read_pairs,
-    read_scores,
+    read_candidates,
+    read_verdicts,
+    stands_alone,
 )
-from bot.generation.teacher import EndpointError, Message, ModelClient, ReplyFormatError
+from bot.generation.teacher import Endpoint, EndpointError, Message, ModelClient, ReplyCutError, ReplyFormatError
 from bot.taxonomy.tree import Leaf, LeafKind
 
-PIPELINE_VERSION = f"1.{PROMPT_VERSION}"
+PIPELINE_VERSION = f"2.{PROMPT_VERSION}"
+
+_MARGIN_TOKENS = 64  # the chat template's own tokens, and the estimate's error
+_INSTRUCTION_TOKENS = 300  # a generation prompt without its seeds, with the margin
+
+BEFORE_THE_JUDGE = frozenset({"unusable item", "duplicate", "duplicate of a seed", "question not standalone",
+                              "not judged"})  # fmt: skip
+"""Reasons a candidate is dropped without a verdict: every other candidate was judged."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +48,11 @@ class Plan:
     judge_batch: int = 10
     min_score: int = 2
     duplicate_cutoff: float = 90.0
-    chunk_words: int = 600
+    chunk_tokens: int = 1000
+    seeds_per_prompt: int = 3  # seeds shown per request, rotated across requests for variety
     overshoot: float = 1.5  # ask for more than needed: the judge and the duplicate filter drop some
     max_rounds: int = 3
-
-    def requests_per_round(self, need: int) -> tuple[int, int]:
-        asked = math.ceil(need * self.overshoot)
-        return math.ceil(asked / self.per_call), math.ceil(asked / self.judge_batch)
+    every_chunk: bool = True  # each chunk of a knowledge document reaches the teacher at least once
 
 
 @dataclass(frozen=True)
@@ -54,14 +63,35 @@ class Kept:
 
 @dataclass
 class LeafOutcome:
-    """What generation gave for one leaf: pairs kept, and why the others were dropped."""
+    """What generation gave for one leaf: pairs kept, and why each other candidate was dropped.
+
+    Every candidate the teacher wrote is accounted for: candidates == len(kept) + sum(dropped.values()).
+    Requests that failed wrote no candidate; they are counted in `failed_requests` and said in `notes`.
+    """
 
     path: str
     kind: LeafKind
     kept: list[Kept] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
-    candidates: int = 0  # everything the teacher wrote, before any filter
+    candidates: int = 0
+    failed_requests: int = 0
+    cut_replies: int = 0
+    target: int = 0
+    _said: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def short(self) -> bool:
+        return len(self.kept) < self.target
+
+    @property
+    def judged(self) -> int:
+        return self.candidates - sum(n for why, n in self.dropped.items() if why in BEFORE_THE_JUDGE)
+
+    def note(self, text: str) -> None:
+        """Say `text` once: the same fault on every request is one note with a count, not hundreds."""
+        self._said[text] = self._said.get(text, 0) + 1
+        self.notes = [f"{said} ({n} times)" if n > 1 else said for said, n in self._said.items()]
 
 
 def seed_candidates(leaf: Leaf) -> list[Candidate]:
@@ -80,8 +110,9 @@ class _DuplicateFilter:
     seen: list[str] = field(default_factory=list)
     seeds: int = 0
 
-    def verdict(self, candidate: Candidate) -> str | None:
-        text = _normalise(candidate.question)
+    def verdict(self, candidate: Candidate, grounded: bool = False) -> str | None:
+        # A grounded skill's item is its context and question: a seed's question over a new context is new data.
+        text = _normalise(f"{candidate.context} {candidate.question}" if grounded else candidate.question)
         match = process.extractOne(text, self.seen, scorer=fuzz.ratio, score_cutoff=self.cutoff)
         if match is not None:
             return "duplicate of a seed" if match[2] < self.seeds else "duplicate"
@@ -89,112 +120,271 @@ class _DuplicateFilter:
         return None
 
 
-def _grounding(leaf: Leaf, candidate: Candidate) -> str | None:
-    return candidate.context if leaf.kind in (LeafKind.KNOWLEDGE, LeafKind.GROUNDED_SKILL) else None
+@dataclass
+class _Shape:
+    """How one leaf's generation requests are shaped; a reply cut at max_tokens reshapes the next ones."""
+
+    per_call: int
+    max_tokens: int
+    grown: bool = False
+
+    def after_cut(self, room: int) -> None:
+        self.per_call = max(1, self.per_call // 2)
+        self.max_tokens = max(self.max_tokens, room)  # the whole room the context leaves, not the default
+        self.grown = True
+
+
+def _lengths(seeds: Sequence[Candidate]) -> Lengths:
+    def longest(values: list[int], floor: int) -> int:
+        return max([floor, *(2 * v for v in values)])
+
+    return Lengths(
+        context=longest([len(s.context or "") for s in seeds], 600),
+        question=longest([len(s.question) for s in seeds], 300),
+        answer=longest([len(s.answer) for s in seeds], 600),
+    )
 
 
 async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: Sequence[str] = ()) -> LeafOutcome:
     """Up to `plan.target` judged pairs for one leaf. Endpoint faults become notes; nothing raises."""
-    outcome = LeafOutcome(leaf.path, leaf.kind)
+    outcome = LeafOutcome(leaf.path, leaf.kind, target=plan.target)
     seeds = seed_candidates(leaf)
-    duplicates = _DuplicateFilter(plan.duplicate_cutoff, [_normalise(s.question) for s in seeds], len(seeds))
-    chunks = [c for text in documents for c in chunk_text(text, plan.chunk_words)]
+    if not seeds:
+        outcome.note("the leaf has no seed examples to learn from")
+        return outcome
+    grounded = leaf.kind is LeafKind.GROUNDED_SKILL
+    seen = [_normalise(f"{s.context} {s.question}" if grounded else s.question) for s in seeds]
+    duplicates = _DuplicateFilter(plan.duplicate_cutoff, seen, len(seeds))
+    context = client.endpoint.context_tokens
+    chunk_tokens = min(plan.chunk_tokens, context // 3)
+    chunks = [c for text in documents for c in chunk_text(text, chunk_tokens, client.tokens)]
     if leaf.kind is LeafKind.KNOWLEDGE and not chunks:
         chunks = list(dict.fromkeys(s.context for s in seeds if s.context))  # the seed contexts stand in
-    prompt = _prompt_for(leaf, seeds, chunks, plan.per_call)
-    reader = read_items if leaf.kind is LeafKind.GROUNDED_SKILL else read_pairs
+        if not chunks:
+            outcome.note("no document chunk and no seed context to generate from")
+            return outcome
+    lengths = _lengths(seeds)
+    item_tokens, per_call = first_shape(leaf, plan, context, client.endpoint.max_tokens, client.tokens)
+    shape = _Shape(per_call, client.endpoint.max_tokens)
     call = 0
-    for _round in range(plan.max_rounds):
+    for round_number in range(plan.max_rounds):
         need = plan.target - len(outcome.kept)
         if need <= 0:
             break
-        generation_calls, _ = plan.requests_per_round(need)
+        generation_calls = math.ceil(math.ceil(need * plan.overshoot) / shape.per_call)
+        if leaf.kind is LeafKind.KNOWLEDGE and plan.every_chunk and round_number == 0:
+            generation_calls = max(generation_calls, len(chunks))
         jobs = []
         for _ in range(generation_calls):
-            messages, context = prompt(call)
-            jobs.append(_ask(client, messages, reader, f"{leaf.path}#{call}", context))
+            jobs.append(_generate_once(leaf, client, seeds, chunks, call, shape, item_tokens, lengths, plan))
             call += 1
         fresh: list[Candidate] = []
-        for result in await asyncio.gather(*jobs):
+        results = await asyncio.gather(*jobs)
+        for result in results:
             if isinstance(result, str):
-                outcome.dropped["failed request"] += 1
-                outcome.notes.append(result)
-            else:
-                fresh += result
-        outcome.candidates += len(fresh)
+                outcome.failed_requests += 1
+                outcome.note(result)
+                continue
+            found, unusable, cut = result
+            outcome.candidates += len(found) + unusable
+            outcome.dropped["unusable item"] += unusable
+            outcome.cut_replies += cut
+            fresh += found
         unique = []
         for candidate in fresh:
-            if reason := duplicates.verdict(candidate):
+            if reason := duplicates.verdict(candidate, grounded):
                 outcome.dropped[reason] += 1
+            elif leaf.kind is LeafKind.KNOWLEDGE and not stands_alone(candidate.question):
+                outcome.dropped["question not standalone"] += 1
             else:
                 unique.append(candidate)
         await _judge(leaf, client, plan, unique, outcome)
-    del outcome.kept[plan.target :]
+        if all(isinstance(result, str) for result in results):
+            break  # every request failed after its retries: another round would fail the same way
+    if len(outcome.kept) > plan.target:
+        outcome.dropped["over the target"] += len(outcome.kept) - plan.target
+        del outcome.kept[plan.target :]
+    outcome.dropped = +outcome.dropped  # zero counts are not news
+    if outcome.cut_replies:
+        outcome.note(
+            f"{outcome.cut_replies} repl(ies) cut at max_tokens; later requests asked for {shape.per_call} "
+            f"item(s) with up to {shape.max_tokens} tokens"
+        )
     return outcome
 
 
-def _prompt_for(
-    leaf: Leaf, seeds: list[Candidate], chunks: list[str], per_call: int
-) -> Callable[[int], tuple[list[Message], str | None]]:
+def first_shape(
+    leaf: Leaf, plan: Plan, context_tokens: int, max_tokens: int, tokens: Callable[[str], int]
+) -> tuple[int, int]:
+    """The tokens one written item takes (about the longest seed's, with its JSON keys) and the items asked
+    per request: as many as `max_tokens` holds (at least one) and the context holds beside the prompt, so
+    long seeds are asked for a few at a time instead of being cut. Fewer seeds are shown before fewer items
+    are asked: rotation across requests still shows them all."""
+    grounded = leaf.kind is LeafKind.GROUNDED_SKILL
+    seeds = leaf.seed_examples
+    item_tokens = max((tokens((s.context or "" if grounded else "") + s.question + s.answer) for s in seeds), default=0)
+    item_tokens += 24
+    examples = min(plan.seeds_per_prompt, len(seeds))
+    while examples > 1 and _INSTRUCTION_TOKENS + item_tokens * (examples + plan.per_call) > context_tokens:
+        examples -= 1
+    room = context_tokens - _INSTRUCTION_TOKENS - item_tokens * max(1, examples)
+    return item_tokens, max(1, min(plan.per_call, room // item_tokens, max_tokens // item_tokens))
+
+
+def leaf_requests(leaf: Leaf, plan: Plan, endpoint: Endpoint, tokens: Callable[[str], int]) -> int:
+    """The requests one round for `plan.target` pairs makes: the estimate before a run."""
+    _, per_call = first_shape(leaf, plan, endpoint.context_tokens, endpoint.max_tokens, tokens)
+    asked = math.ceil(plan.target * plan.overshoot)
+    return math.ceil(asked / per_call) + math.ceil(asked / plan.judge_batch)
+
+
+def _rotated(seeds: list[Candidate], call: int, count: int) -> list[Candidate]:
+    """`count` seeds starting at a different one each call, so no two neighbouring requests are alike."""
+    return [seeds[(call + i) % len(seeds)] for i in range(min(count, len(seeds)))]
+
+
+def _prompt(
+    leaf: Leaf, seeds: list[Candidate], chunks: list[str], call: int, examples: int, count: int
+) -> tuple[list[Message], str | None]:
     task = leaf.task or leaf.path
+    shown = _rotated(seeds, call, examples)
     if leaf.kind is LeafKind.KNOWLEDGE:
-        domain = str(leaf.data.get("domain") or task)
-
-        def knowledge(call: int) -> tuple[list[Message], str | None]:
-            chunk = chunks[call % len(chunks)]
-            return knowledge_prompt(domain, chunk, seeds[:3], per_call), chunk
-
-        return knowledge
+        chunk = chunks[call % len(chunks)]
+        return knowledge_prompt(str(leaf.data.get("domain") or task), chunk, shown, count), chunk
     if leaf.kind is LeafKind.GROUNDED_SKILL:
-        return lambda call: (grounded_prompt(task, seeds, per_call), None)
-    return lambda call: (freeform_prompt(task, seeds, per_call), None)
+        return grounded_prompt(task, shown, count), None
+    return freeform_prompt(task, shown, count), None
 
 
-async def _ask(
+def _prompt_tokens(client: ModelClient, messages: list[Message]) -> int:
+    return sum(client.tokens(m["content"]) for m in messages) + _MARGIN_TOKENS
+
+
+async def _generate_once(
+    leaf: Leaf,
     client: ModelClient,
-    messages: list[Message],
-    reader: Callable[[object], list[Candidate]],
-    variant: str,
-    context: str | None,
-) -> list[Candidate] | str:
-    """One generation request, isolated: its failure is a note, never the run's."""
-    try:
-        found = await client.chat_json(messages, reader, variant=variant)
-    except (EndpointError, ReplyFormatError) as error:
-        return f"generation request {variant}: {error}"
-    if context is None:
-        return found
-    return [Candidate(c.question, c.answer, context) for c in found]
+    seeds: list[Candidate],
+    chunks: list[str],
+    call: int,
+    shape: _Shape,
+    item_tokens: int,
+    lengths: Lengths,
+    plan: Plan,
+) -> tuple[list[Candidate], int, int] | str:
+    """One generation request, sized to the teacher's context and reshaped when a reply is cut; its failure
+    is a note, never the run's. Returns (candidates, unusable items, cut replies) or the note."""
+    grounded = leaf.kind is LeafKind.GROUNDED_SKILL
+    context = client.endpoint.context_tokens
+    cuts = 0
+    for _attempt in range(3):
+        # Fewer seeds shown, then fewer items asked, until the prompt and the reply fit the context.
+        count = shape.per_call
+        examples = plan.seeds_per_prompt
+        messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
+        while examples > 1 and _prompt_tokens(client, messages) + item_tokens * count > context:
+            examples -= 1
+            messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
+        room = context - _prompt_tokens(client, messages)
+        if room < item_tokens // 2:
+            return f"generation request: the prompt leaves no room for a reply in {context} tokens"
+        count = max(1, min(count, room // max(1, item_tokens)))
+        if count != shape.per_call:
+            messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
+        # The budget, or more where one item of this leaf needs more, within what the context leaves.
+        max_tokens = max(16, min(room, max(shape.max_tokens, math.ceil(item_tokens * 1.25))))
+        variant = f"{PIPELINE_VERSION}/{leaf.path}#{call}/{count}x{max_tokens}"
+        try:
+            answered = await client.ask(
+                messages,
+                lambda text: read_candidates(text, grounded),
+                variant=variant,
+                schema=candidates_schema(count, grounded, lengths),
+                max_tokens=max_tokens,
+            )
+        except ReplyCutError:
+            cuts += 1
+            if shape.per_call == 1 and shape.max_tokens >= room:
+                return f"generation request: one item does not fit in {room} reply tokens (cut at max_tokens)"
+            shape.after_cut(room)
+            continue
+        except (EndpointError, ReplyFormatError) as error:
+            return f"generation request: {error}"
+        found, unusable = answered.value
+        if answered.cut:  # items before the cut are kept; the next requests are shaped to fit
+            cuts += 1
+            shape.after_cut(room)
+        if chunk is not None:
+            found = [Candidate(c.question, c.answer, chunk) for c in found]
+        return found[:count], unusable + max(0, len(found) - count), cuts
+    return "generation request: every reply was cut at max_tokens"
+
+
+def _batches(client: ModelClient, plan: Plan, candidates: list[Candidate]) -> list[list[Candidate]]:
+    """Judge batches of at most `judge_batch` items whose prompt fits half the teacher's context."""
+    budget = client.endpoint.context_tokens // 2
+    batches: list[list[Candidate]] = []
+    size = 0
+    for candidate in candidates:
+        tokens = client.tokens(candidate.question + candidate.answer + (candidate.context or ""))
+        if batches and len(batches[-1]) < plan.judge_batch and size + tokens <= budget:
+            batches[-1].append(candidate)
+            size += tokens
+        else:
+            batches.append([candidate])
+            size = tokens
+    return batches
 
 
 async def _judge(
     leaf: Leaf, client: ModelClient, plan: Plan, candidates: list[Candidate], outcome: LeafOutcome
 ) -> None:
-    batches = [candidates[i : i + plan.judge_batch] for i in range(0, len(candidates), plan.judge_batch)]
+    knowledge = leaf.kind is LeafKind.KNOWLEDGE
+    grounded = leaf.kind in (LeafKind.KNOWLEDGE, LeafKind.GROUNDED_SKILL)
 
-    async def judge(batch: list[Candidate], number: int) -> tuple[list[Candidate], dict[int, int] | str]:
+    async def judge(batch: list[Candidate]) -> list[tuple[Candidate, Verdict | str]]:
         # Items of one batch share a grounding text when they came from one chunk; otherwise each carries its own.
-        groundings = {_grounding(leaf, c) for c in batch}
+        groundings = {c.context for c in batch} if grounded else {None}
         grounding = groundings.pop() if len(groundings) == 1 else None
-        messages = judge_prompt(leaf.task or leaf.path, batch, grounding)
+        messages = judge_prompt(leaf.task or leaf.path, batch, grounding, knowledge)
+        room = client.endpoint.context_tokens - _prompt_tokens(client, messages)
         try:
-            return batch, await client.chat_json(messages, lambda r: read_scores(r, len(batch)), variant=f"j{number}")
+            answered = await client.ask(
+                messages,
+                lambda text: read_verdicts(text, len(batch)),
+                variant=f"{PIPELINE_VERSION}/judge",  # the items make each prompt its own
+                schema=judge_schema(len(batch), knowledge),
+                max_tokens=max(16, min(room, 120 * len(batch) + 64)),
+                temperature=0.0,
+            )
+        except ReplyCutError as error:
+            if len(batch) == 1:
+                return [(batch[0], f"judge request: {error}")]
+            half = len(batch) // 2  # a verdict list cut short: judge each half on its own
+            return await judge(batch[:half]) + await judge(batch[half:])
         except (EndpointError, ReplyFormatError) as error:
-            return batch, f"judge request: {error}"
+            return [(c, f"judge request: {error}") for c in batch]
+        verdicts = answered.value
+        return [(c, verdicts.get(i, "skipped by the judge")) for i, c in enumerate(batch)]
 
-    results: list[Awaitable[tuple[list[Candidate], dict[int, int] | str]]] = [
-        judge(batch, number) for number, batch in enumerate(batches)
-    ]
-    for batch, scores in await asyncio.gather(*results):
-        if isinstance(scores, str):
-            outcome.dropped["not judged"] += len(batch)
-            outcome.notes.append(scores)
-            continue
-        for index, candidate in enumerate(batch):
-            score = scores.get(index)
-            if score is None:
-                outcome.dropped["not judged"] += 1
-            elif score < plan.min_score:
-                outcome.dropped[f"judged {score}"] += 1
-            else:
-                outcome.kept.append(Kept(candidate, score))
+    results = await asyncio.gather(*(judge(batch) for batch in _batches(client, plan, candidates)))
+    for candidate, verdict in (pair for batch in results for pair in batch):
+        if isinstance(verdict, str):
+            outcome.dropped["not judged"] += 1
+            if verdict.startswith("judge request"):
+                outcome.note(verdict)
+        elif knowledge and not verdict.faithful:
+            outcome.dropped["unfaithful to the document"] += 1
+        elif knowledge and not verdict.relevant:
+            outcome.dropped["answer off the question"] += 1
+        elif knowledge and not verdict.standalone:
+            outcome.dropped["question not standalone"] += 1
+        elif verdict.score < plan.min_score:
+            outcome.dropped[f"judged {verdict.score}"] += 1
+        else:
+            outcome.kept.append(Kept(candidate, verdict.score))
+
+
+def sample_plan(count: int) -> Plan:
+    """A review's few pairs: one generation request asking for all of them with room to drop, one judging."""
+    batch = max(1, math.ceil(count * Plan(target=count).overshoot))
+    return Plan(target=count, per_call=batch, judge_batch=batch, every_chunk=False)

@@ -1,8 +1,11 @@
-"""Talking to a teacher or student model: any OpenAI-compatible endpoint, with retries, a cap and a cache."""
+"""Talking to a teacher or student model: OpenAI-compatible endpoints, with structured output where the server
+takes it, retries, a breaker, a cap per endpoint and a cache of usable replies."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -11,8 +14,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import openai
 
@@ -31,13 +35,29 @@ class ReplyFormatError(Exception):
     """The model answered, but not in the format asked for."""
 
 
+class ReplyCutError(ReplyFormatError):
+    """The reply was cut at `max_tokens` (finish_reason `length`) and nothing usable was in it."""
+
+
 class ConfigError(UsageError):
     """The endpoint's configuration is incomplete or wrong; the message says which setting."""
 
 
+class OutputMode(StrEnum):
+    """How structured output is asked for, best first: OpenAI's and vLLM's json_schema, llama.cpp's
+    json_object with a schema (grammar-constrained), or plain text read tolerantly."""
+
+    JSON_SCHEMA = "json_schema"
+    JSON_OBJECT = "json_object"
+    TEXT = "text"
+
+
+_LADDER = (OutputMode.JSON_SCHEMA, OutputMode.JSON_OBJECT, OutputMode.TEXT)
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """Where a model is and how hard to push it."""
+    """Where a model is and how hard to push it; `replicas` are more servers of the same model."""
 
     base_url: str
     model: str
@@ -48,69 +68,118 @@ class Endpoint:
     backoff_s: float = 1.0
     max_tokens: int = 2048
     temperature: float = 0.7
+    context_tokens: int = 4096
+    structured: bool = True  # ask for JSON through response_format where the server takes it
+    replicas: tuple[Endpoint, ...] = ()
+
+    @property
+    def all(self) -> tuple[Endpoint, ...]:
+        return (self, *self.replicas)
 
 
 _SETTINGS = {"url": str, "model": str, "concurrency": int, "timeout_s": float, "retries": int,
-             "backoff_s": float, "max_tokens": int, "temperature": float}  # fmt: skip
+             "backoff_s": float, "max_tokens": int, "temperature": float, "context_tokens": int}  # fmt: skip
+
+
+def _typed(name: str, value: object) -> object:
+    kind = _SETTINGS[name]
+    try:
+        return kind(value)  # type: ignore[operator]
+    except (TypeError, ValueError):
+        raise ConfigError(f"`{name}` must be a {kind.__name__}, found {value!r}") from None
 
 
 def endpoint_from(section: Mapping[str, object], env: Mapping[str, str], prefix: str) -> Endpoint | None:
     """An endpoint from a config section and `{prefix}_URL`, `_MODEL`, `_API_KEY`; None when no URL is set.
 
-    The key comes only from the environment: a config file is committed, a key must not be.
+    `url` may be a list (or the variable a comma-separated list) for a pool of replicas; an entry may be
+    `{url: ..., concurrency: N}` to give that server its own cap. The key comes only from the environment:
+    a config file is committed, a key must not be.
     """
     unknown = sorted(set(section) - set(_SETTINGS))
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(_SETTINGS)}")
-    url = env.get(f"{prefix}_URL") or section.get("url")
-    if not url:
+    raw: object = env.get(f"{prefix}_URL") or section.get("url")
+    if not raw:
         return None
+    entries = [u.strip() for u in raw.split(",") if u.strip()] if isinstance(raw, str) else raw
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError("`url` must be a URL or a list of them")
     model = env.get(f"{prefix}_MODEL") or section.get("model")
     if not model:
         raise ConfigError(f"a model name is needed with the URL: set `model:` or {prefix}_MODEL")
-    values: dict[str, object] = {}
-    for name, kind in _SETTINGS.items():
-        if name in ("url", "model") or name not in section:
-            continue
-        try:
-            values[name] = kind(section[name])  # type: ignore[call-arg]
-        except (TypeError, ValueError):
-            raise ConfigError(f"`{name}` must be a {kind.__name__}, found {section[name]!r}") from None
-    return Endpoint(str(url), str(model), env.get(f"{prefix}_API_KEY", "none"), **values)  # type: ignore[arg-type]
+    shared = {
+        name: _typed(name, section[name]) for name in _SETTINGS if name not in ("url", "model") and name in section
+    }
+    servers: list[Endpoint] = []
+    for entry in entries:
+        own = dict(shared)
+        if isinstance(entry, Mapping):
+            extra = sorted(set(entry) - {"url", "concurrency"})
+            if extra or not entry.get("url"):
+                raise ConfigError(f"a `url` entry takes `url` and `concurrency` only, found {dict(entry)!r}")
+            if "concurrency" in entry:
+                own["concurrency"] = _typed("concurrency", entry["concurrency"])
+            entry = entry["url"]
+        servers.append(Endpoint(str(entry), str(model), env.get(f"{prefix}_API_KEY", "none"), **own))  # type: ignore[arg-type]
+    first, *rest = servers
+    return dataclasses.replace(first, replicas=tuple(rest))
 
 
 @dataclass
 class CallStats:
-    """What talking to the endpoint cost, for the run's summary."""
+    """What talking to the endpoints cost, for the run's summary."""
 
     requests: int = 0
     cached: int = 0
     retries: int = 0
     failures: int = 0
     parse_failures: int = 0
+    cut_replies: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     seconds: float = 0.0
 
 
 @dataclass(frozen=True)
+class Reply:
+    text: str
+    finish_reason: str | None = None
+
+    @property
+    def cut(self) -> bool:
+        return self.finish_reason == "length"
+
+
+@dataclass(frozen=True)
+class Answered(Generic[T]):
+    """A reply as read by the caller, and whether it was cut at max_tokens (what was before the cut read)."""
+
+    value: T
+    cut: bool
+
+
+@dataclass(frozen=True)
 class ReplyCache:
-    """Replies on disk, keyed by model, messages and parameters: a rerun asks only what it lacks."""
+    """Usable replies on disk, keyed by model, messages and parameters: a rerun asks only what it lacks."""
 
     directory: Path
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> Reply | None:
         try:
-            return json.loads(self._path(key).read_text(encoding="utf-8"))["reply"]
-        except (OSError, ValueError, KeyError):
+            stored = json.loads(self._path(key).read_text(encoding="utf-8"))
+            return Reply(stored["reply"], stored.get("finish_reason"))
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, key: str, reply: str) -> None:
+    def put(self, key: str, reply: Reply) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(json.dumps({"reply": reply}), encoding="utf-8")
+        scratch.write_text(json.dumps({"reply": reply.text, "finish_reason": reply.finish_reason}), encoding="utf-8")
         scratch.replace(path)  # atomic: an interrupted run never leaves half a reply
 
 
@@ -122,108 +191,316 @@ def _retry_after(error: openai.APIStatusError) -> float | None:
         return None
 
 
+def _server_reason(error: openai.APIStatusError) -> str:
+    """The server's own words: the error message of an OpenAI-style body, else the start of the body."""
+    body: Any = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if message is None and isinstance(body.get("detail"), (str, list)):
+            message = body["detail"]
+        text = message if isinstance(message, str) else json.dumps(message if message is not None else body)
+    else:
+        text = error.response.text if error.response is not None else str(error)
+    return " ".join(str(text).split())[:300]
+
+
+def _refuses_response_format(error: openai.APIStatusError) -> bool:
+    # llama-cpp-python answers a json_schema response_format with HTTP 500 (a pydantic literal error naming
+    # response_format); other servers say 400 or 422. The body naming the field is what tells them apart.
+    if error.status_code not in (400, 422, 500):
+        return False
+    text = json.dumps(error.body) if error.body is not None else ""
+    if error.response is not None:
+        with contextlib.suppress(UnicodeDecodeError, AttributeError):
+            text += error.response.text
+    return "response_format" in text
+
+
+def _connection_reason(error: BaseException) -> str:
+    """The operating system's words ("Connection refused") from under the HTTP client's wrappers."""
+    stack: list[BaseException] = [error]
+    deepest = error
+    while stack:
+        current = stack.pop()
+        if isinstance(current, OSError) and (current.errno or current.strerror):
+            return os.strerror(current.errno) if current.errno else str(current.strerror)
+        if isinstance(current, BaseExceptionGroup):
+            stack.extend(current.exceptions)
+        following = current.__cause__ or current.__context__
+        if following is not None:
+            deepest = following
+            stack.append(following)
+    return str(deepest) or str(error) or type(error).__name__
+
+
+@dataclass
+class _Server:
+    """One server of the pool: its cap, its structured-output step, and its breaker."""
+
+    endpoint: Endpoint
+    client: openai.AsyncOpenAI
+    gate: asyncio.Semaphore
+    mode: OutputMode = OutputMode.JSON_SCHEMA
+    broken: str | None = None  # why the breaker opened
+    connection_failures: int = 0
+    busy: int = 0
+
+
+BREAKER_AFTER = 3
+"""Consecutive connection failures after which a server is taken as down for the rest of the run."""
+
+
 @dataclass
 class ModelClient:
-    """Chat completions against one endpoint. Every public call is safe to run concurrently."""
+    """Chat completions against an endpoint and its replicas. Every public call is safe to run concurrently."""
 
     endpoint: Endpoint
     cache: ReplyCache | None = None
     stats: CallStats = field(default_factory=CallStats)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    _client: openai.AsyncOpenAI | None = field(default=None, init=False, repr=False)
-    _gate: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+    chars_per_token: float = 3.0  # until a probe measures the teacher's own tokenizer
+    _servers: list[_Server] | None = field(default=None, init=False, repr=False)
 
-    def _connection(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
-        if self._client is None or self._gate is None:
+    def _pool(self) -> list[_Server]:
+        if self._servers is None:
             # Retries are ours (to count them and honour retry-after), so the client's own are off.
-            self._client = openai.AsyncOpenAI(
-                base_url=self.endpoint.base_url,
-                api_key=self.endpoint.api_key,
-                timeout=self.endpoint.timeout_s,
-                max_retries=0,
-            )
-            self._gate = asyncio.Semaphore(self.endpoint.concurrency)
-        return self._client, self._gate
+            self._servers = [
+                _Server(e, openai.AsyncOpenAI(base_url=e.base_url, api_key=e.api_key, timeout=e.timeout_s,
+                                              max_retries=0), asyncio.Semaphore(e.concurrency),
+                        OutputMode.JSON_SCHEMA if e.structured else OutputMode.TEXT)
+                for e in self.endpoint.all
+            ]  # fmt: skip
+        return self._servers
 
-    def cache_key(self, messages: list[Message], temperature: float, variant: str) -> str:
+    @property
+    def output_mode(self) -> OutputMode:
+        return min((s.mode for s in self._pool()), key=_LADDER.index)
+
+    def tokens(self, text: str) -> int:
+        """The teacher's tokens in `text`, from the ratio the probe measured."""
+        return int(len(text) / self.chars_per_token) + 1
+
+    def _pick(self) -> _Server:
+        alive = [s for s in self._pool() if s.broken is None]
+        if not alive:
+            raise EndpointError("; ".join(f"{s.endpoint.base_url}: {s.broken}" for s in self._pool()))
+        return min(alive, key=lambda s: s.busy / s.endpoint.concurrency)
+
+    def cache_key(self, messages: list[Message], temperature: float, variant: str, max_tokens: int = 0) -> str:
         blob = json.dumps(
             {"model": self.endpoint.model, "messages": messages, "temperature": temperature,
-             "max_tokens": self.endpoint.max_tokens, "variant": variant},
+             "max_tokens": max_tokens or self.endpoint.max_tokens, "variant": variant},
             sort_keys=True,
         )  # fmt: skip
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    async def chat(self, messages: list[Message], *, temperature: float | None = None, variant: str = "") -> str:
-        """The model's reply text. Raises EndpointError when the endpoint cannot give one.
+    async def probe(self) -> None:
+        """One tiny request per server, before any real one: a server that is down or refuses is known at
+        once, with its own reason; the structured-output step it takes and its tokens per character are
+        learned. Raises EndpointError when no server can answer."""
+        sample = "The quick brown fox jumps over the lazy dog. " * 20
+        probe_schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
-        Identical prompts sent on purpose for several samples carry distinct `variant`s, so each has its
-        own cached reply and a rerun replays them all.
-        """
-        temperature = self.endpoint.temperature if temperature is None else temperature
-        key = self.cache_key(messages, temperature, variant)
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            self.stats.cached += 1
-            return hit
-        client, gate = self._connection()
+        async def one(server: _Server) -> float | None:
+            messages: list[Message] = [{"role": "user", "content": sample}]
+            while True:
+                try:
+                    response = await server.client.chat.completions.create(
+                        model=server.endpoint.model, messages=messages, max_tokens=1, temperature=0.0,  # type: ignore[arg-type]
+                        extra_body=self._format_args(server.mode, probe_schema) or None,
+                    )  # fmt: skip
+                except openai.APIStatusError as error:
+                    if server.mode is not OutputMode.TEXT and _refuses_response_format(error):
+                        server.mode = _LADDER[_LADDER.index(server.mode) + 1]
+                        continue
+                    if error.status_code in (408, 409, 429) or error.status_code >= 500:
+                        return None  # busy, not refusing: the real requests retry
+                    server.broken = f"HTTP {error.status_code}: {_server_reason(error)}"
+                    return None
+                except (openai.APITimeoutError, openai.APIConnectionError) as error:
+                    server.broken = _connection_reason(error)
+                    return None
+                usage = getattr(response, "usage", None)
+                prompt_tokens = getattr(usage, "prompt_tokens", 0) if usage is not None else 0
+                return len(sample) / prompt_tokens if isinstance(prompt_tokens, int) and prompt_tokens > 0 else None
+
+        ratios = [r for r in await asyncio.gather(*(one(s) for s in self._pool())) if r]
+        if ratios:
+            self.chars_per_token = min(ratios)  # the template's own tokens count too: err towards more tokens
+        self._pick()  # raises, naming every server and why, when none is left
+
+    @staticmethod
+    def _format_args(mode: OutputMode, schema: dict[str, Any] | None) -> dict[str, Any]:
+        if schema is None or mode is OutputMode.TEXT:
+            return {}
+        if mode is OutputMode.JSON_SCHEMA:
+            wrapped = {"name": "reply", "schema": schema, "strict": False}
+            return {"response_format": {"type": "json_schema", "json_schema": wrapped}}
+        # llama.cpp's own extension: a json_object with a schema is compiled to a grammar.
+        return {"response_format": {"type": "json_object", "schema": schema}}
+
+    async def _request(
+        self,
+        messages: list[Message],
+        temperature: float,
+        max_tokens: int,
+        schema: dict[str, Any] | None,
+        seed: int | None,
+    ) -> Reply:
         last: Exception | None = None
-        for retry in range(self.endpoint.retries + 1):
-            if retry:
-                self.stats.retries += 1
+        retry = 0
+        while True:
+            server = self._pick()
             wait: float | None = None
-            async with gate:
+            server.busy += 1  # counted while queued too, so the next pick goes to the freer replica
+            async with server.gate:
                 self.stats.requests += 1
                 started = time.monotonic()
                 try:
-                    response = await client.chat.completions.create(
-                        model=self.endpoint.model,
+                    # Passed as extra_body, which openai sends as is: its own transform walks every key of
+                    # a schema, and costs more client CPU than the rest of the request.
+                    extra = self._format_args(server.mode, schema) | ({"seed": seed} if seed is not None else {})
+                    response = await server.client.chat.completions.create(
+                        model=server.endpoint.model,
                         messages=messages,  # type: ignore[arg-type]
                         temperature=temperature,
-                        max_tokens=self.endpoint.max_tokens,
+                        max_tokens=max_tokens,
+                        extra_body=extra or None,
                     )
                     # openai does not wrap a broken 200 body: it hands back a str, or `choices` of None.
-                    reply = response.choices[0].message.content if response.choices else None
-                    if reply is None:
+                    choice = response.choices[0] if response.choices else None
+                    text = choice.message.content if choice is not None else None
+                    if text is None:
                         raise ValueError("the endpoint answered with no message")
-                    if self.cache is not None:
-                        self.cache.put(key, reply)
-                    return reply
-                except (openai.RateLimitError, openai.InternalServerError) as error:
-                    last, wait = error, _retry_after(error)
+                    server.connection_failures = 0
+                    usage = response.usage
+                    if usage is not None:
+                        self.stats.prompt_tokens += usage.prompt_tokens or 0
+                        self.stats.completion_tokens += usage.completion_tokens or 0
+                    return Reply(text, choice.finish_reason if choice is not None else None)
                 except openai.APIStatusError as error:
-                    if error.status_code < 500 and error.status_code not in (408, 409, 429):
+                    server.connection_failures = 0
+                    if schema is not None and server.mode is not OutputMode.TEXT and _refuses_response_format(error):
+                        server.mode = _LADDER[_LADDER.index(server.mode) + 1]
+                        continue  # the same request one step down the ladder: not a retry
+                    if isinstance(error, (openai.RateLimitError, openai.InternalServerError)) or error.status_code in (
+                        408,
+                        409,
+                    ):
+                        last, wait = error, _retry_after(error)
+                    else:
                         self.stats.failures += 1
-                        raise EndpointError(f"the endpoint refused the request: HTTP {error.status_code}") from error
+                        reason = f"{server.endpoint.base_url} refused the request: HTTP {error.status_code}: "
+                        if error.status_code in (401, 403, 404):  # every later request would get the same
+                            server.broken = f"HTTP {error.status_code}: {_server_reason(error)}"
+                        raise EndpointError(reason + _server_reason(error)) from error
+                except (openai.APITimeoutError, openai.APIConnectionError) as error:
                     last = error
-                except (openai.APITimeoutError, openai.APIConnectionError, openai.APIResponseValidationError) as error:
-                    last = error
-                except (AttributeError, IndexError, TypeError, ValueError) as error:  # a malformed body
-                    last = error
+                    if not isinstance(error, openai.APITimeoutError):
+                        server.connection_failures += 1
+                        if server.connection_failures >= BREAKER_AFTER:
+                            server.broken = _connection_reason(error)
+                except (openai.APIResponseValidationError, AttributeError, IndexError, TypeError, ValueError) as error:
+                    last = error  # a malformed body
                 finally:
+                    server.busy -= 1
                     self.stats.seconds += time.monotonic() - started
-            if retry < self.endpoint.retries:
-                backoff = self.endpoint.backoff_s * 2**retry * (0.5 + random.random())  # jitter
-                await self.sleep(max(wait or 0.0, backoff))
+            if retry >= self.endpoint.retries or server.broken is not None:
+                break
+            backoff = self.endpoint.backoff_s * 2**retry * (0.5 + random.random())  # jitter
+            retry += 1
+            self.stats.retries += 1
+            await self.sleep(max(wait or 0.0, backoff))
         self.stats.failures += 1
-        raise EndpointError(f"no answer after {self.endpoint.retries + 1} tries: {_describe(last)}")
+        if server.broken is not None:
+            raise EndpointError(f"{server.endpoint.base_url} is down: {server.broken}")
+        raise EndpointError(f"no answer after {retry + 1} tries: {_describe(last)}")
 
-    async def chat_json(self, messages: list[Message], parse: Callable[[object], T], *, variant: str = "") -> T:
-        """A reply parsed as JSON by `parse`; a reply that cannot be parsed is counted and asked again once."""
+    async def chat(
+        self, messages: list[Message], *, temperature: float | None = None, variant: str = "", max_tokens: int = 0
+    ) -> str:
+        """The model's reply text. Raises EndpointError when the endpoint cannot give one.
+
+        Identical prompts sent on purpose for several samples carry distinct `variant`s, so each has its
+        own cached reply and a rerun replays them all. A reply cut at max_tokens is returned but not cached.
+        """
+        temperature = self.endpoint.temperature if temperature is None else temperature
+        max_tokens = max_tokens or self.endpoint.max_tokens
+        key = self.cache_key(messages, temperature, variant, max_tokens)
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.stats.cached += 1
+            return hit.text
+        reply = await self._request(messages, temperature, max_tokens, None, _seed(variant))
+        if reply.cut:
+            self.stats.cut_replies += 1
+        elif self.cache is not None:
+            self.cache.put(key, reply)
+        return reply.text
+
+    async def chat_json(
+        self, messages: list[Message], parse: Callable[[object], T], *, variant: str = "", **options: Any
+    ) -> T:
+        """A reply's JSON value read by `parse`; see `ask`."""
+        answered = await self.ask(messages, lambda text: parse(extract_json(text)), variant=variant, **options)
+        return answered.value
+
+    async def ask(
+        self,
+        messages: list[Message],
+        parse: Callable[[str], T],
+        *,
+        variant: str = "",
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 0,
+        temperature: float | None = None,
+    ) -> Answered[T]:
+        """A reply's text read by `parse` (which raises ValueError, KeyError or TypeError on a reply it cannot use).
+
+        `schema` is asked for through `response_format` where the endpoint takes it. An unreadable reply is
+        counted and asked again once with another seed; a reply cut at max_tokens that `parse` cannot use
+        raises ReplyCutError at once, since asking the same again would be cut the same way. Only replies
+        `parse` accepts are cached.
+        """
+        temperature = self.endpoint.temperature if temperature is None else temperature
+        max_tokens = max_tokens or self.endpoint.max_tokens
         problem: Exception | None = None
         for attempt in range(2):
-            reply = await self.chat(messages, variant=f"{variant}/{attempt}")
+            key = self.cache_key(messages, temperature, f"{variant}/{attempt}", max_tokens)
+            cached = self.cache.get(key) if self.cache is not None else None
+            reply = cached or await self._request(
+                messages, temperature, max_tokens, schema, _seed(f"{variant}/{attempt}")
+            )
+            if cached is not None:
+                self.stats.cached += 1
+            if reply.cut and cached is None:
+                self.stats.cut_replies += 1
             try:
-                return parse(extract_json(reply))
+                value = parse(reply.text)
             except (ValueError, KeyError, TypeError) as error:
                 self.stats.parse_failures += 1
                 problem = error
+                if reply.cut:
+                    raise ReplyCutError(f"the reply was cut at {max_tokens} tokens: {error}") from error
+                continue
+            if self.cache is not None and cached is None:
+                self.cache.put(key, reply)
+            return Answered(value, reply.cut)
         raise ReplyFormatError(f"the reply could not be read twice: {problem}")
 
 
+def _seed(variant: str) -> int | None:
+    """A sampling seed per variant: reproducible replies, and different ones for different variants."""
+    return int(hashlib.sha256(variant.encode()).hexdigest()[:8], 16) if variant else None
+
+
 def _describe(error: Exception | None) -> str:
-    if isinstance(error, openai.APIStatusError):
+    if isinstance(error, openai.APIStatusError):  # a busy or failing server: its status says it
         return f"HTTP {error.status_code}"
     if isinstance(error, openai.APITimeoutError):
         return "timed out"
+    if isinstance(error, openai.APIConnectionError):
+        return _connection_reason(error)
     return type(error).__name__ if error else "unknown error"
 
 
@@ -239,3 +516,21 @@ def extract_json(reply: str) -> object:
         raise ValueError("the reply holds no JSON")
     value, _ = json.JSONDecoder().raw_decode(text[min(starts) :])
     return value
+
+
+def json_objects(reply: str) -> list[dict[str, Any]]:
+    """Every innermost-complete JSON object in a reply that may be cut short, fenced, or broken between
+    items: the pieces of a list whose whole cannot be read. Objects nested in a found one are not repeated."""
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    position = reply.find("{")
+    while position >= 0:
+        try:
+            value, end = decoder.raw_decode(reply, position)
+        except ValueError:
+            position = reply.find("{", position + 1)
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+        position = reply.find("{", end)
+    return found

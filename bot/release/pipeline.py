@@ -18,7 +18,7 @@ from huggingface_hub import HfApi
 from bot.generation.datasets import Store
 from bot.generation.generate import generate, plain_progress, write_outputs
 from bot.generation.pipelines import Plan
-from bot.generation.teacher import Endpoint, ModelClient, ReplyCache
+from bot.generation.teacher import Endpoint, EndpointError, ModelClient, ReplyCache
 from bot.release import hub
 from bot.release.announce import comment_on_pulls, github_release, pull_authors
 from bot.release.card import model_card
@@ -124,10 +124,13 @@ def _generate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJourna
     leaves = [leaf for _, leaf in sorted(_leaves(inputs, journal.taxonomy_commit).items())]
     per_leaf = inputs.settings.per_leaf
     client = ModelClient(edges.teacher, ReplyCache(inputs.cache_dir / "replies"))
-    reports = asyncio.run(
-        generate(leaves, client, Plan(target=per_leaf), store=Store(inputs.cache_dir / "store"),
-                 mode=f"full-{per_leaf}", cache_dir=inputs.cache_dir, progress=plain_progress)
-    )  # fmt: skip
+    try:
+        reports = asyncio.run(
+            generate(leaves, client, Plan(target=per_leaf), store=Store(inputs.cache_dir / "store"),
+                     mode=f"full-{per_leaf}", cache_dir=inputs.cache_dir, progress=plain_progress)
+        )  # fmt: skip
+    except EndpointError as error:
+        raise ReleaseError(f"the teacher cannot be used: {error}") from error
     empty = [r.path for r in reports if r.kept == 0]
     if empty:
         raise ReleaseError(

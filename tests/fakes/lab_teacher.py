@@ -61,23 +61,32 @@ class LabTeacher:
 
     - questions it writes are numbered, so they never repeat unless `repeat_questions` is set;
     - `low_scores` items (by substring of the question) are judged 1;
-    - `prose_first` replies wrap the JSON in chatter and a ``` fence, as real models do.
+    - `prose_first` replies wrap the JSON in chatter and a ``` fence, as real models do;
+    - `answer_words` pads every answer with that many words (long replies, to be cut at max_tokens);
+    - `unfaithful` items (by substring of the question) are judged unfaithful to their grounding text;
+    - `broken_item_every` n-th item it writes has no answer (one bad item among good siblings).
     """
 
     low_scores: tuple[str, ...] = ()
     repeat_questions: bool = False
     prose_first: bool = False
+    answer_words: int = 0
+    unfaithful: tuple[str, ...] = ()
+    broken_item_every: int = 0
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def __call__(self, request: dict[str, Any]) -> str:
         system = request["messages"][0]["content"]
+        if not system.startswith("taxbot:"):  # the client's probe, or a plain chat
+            return '{"ok": true}'
         data = json.loads(request["messages"][1]["content"])
         task = system.split(" ", 1)[0].removeprefix("taxbot:")
         count = int(m.group(1)) if (m := re.search(r"write (\d+) ", system, re.IGNORECASE)) else 1
         if task == "judge":
             reply: dict[str, Any] = {"scores": [
-                {"index": item["index"], "score": 1 if any(s in item["question"] for s in self.low_scores) else 3,
-                 "reason": "scripted"}
+                {"index": item["index"], "reason": "scripted",
+                 "faithful": not any(s in item["question"] for s in self.unfaithful), "relevant": True,
+                 "standalone": True, "score": 1 if any(s in item["question"] for s in self.low_scores) else 3}
                 for item in data["items"]
             ]}  # fmt: skip
         elif task == "grounded":
@@ -96,7 +105,10 @@ class LabTeacher:
         words = random.Random(n).sample(_WORDS, 6)  # seeded: the same n always writes the same pair
         first, second = words[:2]
         question = f"{' '.join(words)} ({topic[:12]})?"
-        pair = {"question": question, "answer": f"Because {first}s and {second}s go together ({n})."}
+        padding = " and".join([""] * (self.answer_words + 1))
+        pair = {"question": question, "answer": f"Because {first}s and {second}s go together ({n}){padding}."}
+        if self.broken_item_every and n % self.broken_item_every == 0:
+            del pair["answer"]
         if with_context:
             pair = {"context": f"A new note, number {n}, for {topic}.", **pair}
         return pair

@@ -195,6 +195,20 @@ class FakeOpenAI:
             )
         )
 
+    def refuse_response_format(self, *types: str, status: int = 500, times: int | None = None) -> None:
+        """Refuse requests whose `response_format` is of one of `types`, as llama-cpp-python refuses
+        `json_schema` (HTTP 500, a pydantic literal error naming the field)."""
+        message = (
+            "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' "
+            "or 'json_object'"
+        )
+        reply = _error(status, message, "internal_server_error")
+
+        def asks(body: dict[str, Any]) -> bool:
+            return isinstance(body.get("response_format"), dict) and body["response_format"].get("type") in types
+
+        self._add(Fault(self._chat_matcher(asks), times, reply=lambda _: reply))
+
     def clear_faults(self) -> None:
         self._server.clear_faults()
 
@@ -229,8 +243,13 @@ class FakeOpenAI:
         if isinstance(answer, dict):
             return Reply(200, answer)
         contents = [answer] if isinstance(answer, str) else answer
-        n = _n(body)
-        return Reply(200, self.completion(body, list(itertools.islice(itertools.cycle(contents), n))))
+        contents = list(itertools.islice(itertools.cycle(contents), _n(body)))
+        # As a real server does: a reply longer than max_tokens (counted in words here) is cut there.
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if isinstance(limit, int) and any(_tokens(c) > limit for c in contents):
+            cut = [" ".join(c.split(" ")[:limit]) if _tokens(c) > limit else c for c in contents]
+            return Reply(200, self.completion(body, cut, finish_reason="length"))
+        return Reply(200, self.completion(body, contents))
 
 
 def _n(body: dict[str, Any]) -> int:

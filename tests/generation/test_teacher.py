@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
 
 from bot.generation.teacher import (
+    BREAKER_AFTER,
     ConfigError,
     Endpoint,
     EndpointError,
     ModelClient,
     ReplyCache,
+    ReplyCutError,
     ReplyFormatError,
     endpoint_from,
     extract_json,
@@ -138,3 +141,127 @@ def test_endpoint_config_from_section_and_environment() -> None:
         endpoint_from({"url": "http://x", "model": "m", "concurrency": "many"}, {}, "TAXBOT_TEACHER")
     with pytest.raises(ConfigError, match="unknown setting"):
         endpoint_from({"api_key": "do not commit me"}, {}, "TAXBOT_TEACHER")
+
+
+SCHEMA = {"type": "object", "properties": {"pairs": {"type": "array"}}, "required": ["pairs"]}
+
+
+def _formats(server: FakeOpenAI) -> list[str | None]:
+    return [(r.get("response_format") or {}).get("type") for r in server.chat_requests]
+
+
+def test_structured_output_steps_down_the_ladder_once_per_endpoint(teacher_server: FakeOpenAI) -> None:
+    teacher_server.script = lambda request: '{"pairs": []}'
+    teacher_server.refuse_response_format("json_schema")  # llama.cpp's quirk: HTTP 500 naming response_format
+    client = client_for(teacher_server)
+
+    async def twice() -> None:
+        for variant in ("a", "b"):
+            await client.ask(HELLO, lambda text: text, schema=SCHEMA, variant=variant)
+
+    asyncio.run(twice())
+    # Refused once, then json_object with the schema, remembered for the next request; no retry spent.
+    assert _formats(teacher_server) == ["json_schema", "json_object", "json_object"]
+    assert teacher_server.chat_requests[1]["response_format"]["schema"] == SCHEMA
+    assert (client.output_mode, client.stats.retries, client.stats.failures) == ("json_object", 0, 0)
+
+
+def test_an_endpoint_refusing_every_format_gets_plain_text(teacher_server: FakeOpenAI) -> None:
+    teacher_server.script = lambda request: 'Sure: {"pairs": [1]}'
+    teacher_server.refuse_response_format("json_schema", "json_object", status=400)
+    client = client_for(teacher_server)
+    assert asyncio.run(client.chat_json(HELLO, lambda value: value, schema=SCHEMA)) == {"pairs": [1]}
+    assert _formats(teacher_server) == ["json_schema", "json_object", None]
+
+
+def test_the_probe_learns_the_format_and_the_tokens_per_character(teacher_server: FakeOpenAI) -> None:
+    teacher_server.script = lambda request: '{"ok": true}'
+    teacher_server.refuse_response_format("json_schema")
+    client = client_for(teacher_server)
+    asyncio.run(client.probe())
+    assert client.output_mode == "json_object"
+    # The fake counts words as tokens: the probe's sample has about five characters per word.
+    assert 4 < client.chars_per_token < 6
+    assert client.tokens("word " * 100) == pytest.approx(100, rel=0.25)
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"  # closed when the socket is: nothing listens there
+
+
+def test_a_teacher_that_is_down_is_known_at_the_probe_with_its_reason() -> None:
+    client = ModelClient(Endpoint(_dead_url(), "m", timeout_s=2), sleep=_no_sleep)
+    with pytest.raises(EndpointError, match=r"127\.0\.0\.1:\d+/v1: Connection refused"):
+        asyncio.run(client.probe())
+    assert client.stats.requests == 0
+
+
+def test_a_refusing_teacher_is_named_with_the_servers_own_words() -> None:
+    with FakeOpenAI(api_key="right") as server:
+        client = ModelClient(Endpoint(server.base_url, "m", api_key="wrong"), sleep=_no_sleep)
+        with pytest.raises(EndpointError, match="HTTP 401: Incorrect API key provided"):
+            asyncio.run(client.probe())
+
+
+def test_the_breaker_opens_after_consecutive_connection_failures() -> None:
+    client = ModelClient(Endpoint(_dead_url(), "m", retries=10, timeout_s=2), sleep=_no_sleep)
+    with pytest.raises(EndpointError, match="is down"):
+        asyncio.run(client.chat(HELLO))
+    assert client.stats.requests == BREAKER_AFTER  # not eleven tries
+    with pytest.raises(EndpointError, match="Connection refused"):
+        asyncio.run(client.chat(HELLO, variant="later"))
+    assert client.stats.requests == BREAKER_AFTER  # the open breaker sends nothing
+
+
+def test_unusable_and_cut_replies_are_not_cached(teacher_server: FakeOpenAI, tmp_path: Path) -> None:
+    teacher_server.script = lambda request: '{"pairs": ["kept"]}'
+    teacher_server.unparseable(times=1)
+    first = ModelClient(Endpoint(teacher_server.base_url, "m"), ReplyCache(tmp_path), sleep=_no_sleep)
+    assert asyncio.run(first.chat_json(HELLO, lambda v: v)) == {"pairs": ["kept"]}
+    again = ModelClient(Endpoint(teacher_server.base_url, "m"), ReplyCache(tmp_path), sleep=_no_sleep)
+    assert asyncio.run(again.chat_json(HELLO, lambda v: v)) == {"pairs": ["kept"]}
+    assert again.stats.requests == 1  # the unparseable try was not cached: asked again, and now answered
+    third = ModelClient(Endpoint(teacher_server.base_url, "m"), ReplyCache(tmp_path), sleep=_no_sleep)
+    assert asyncio.run(third.chat_json(HELLO, lambda v: v)) == {"pairs": ["kept"]}
+    assert (third.stats.requests, third.stats.cached) == (0, 1)
+
+    teacher_server.script = lambda request: '{"pairs": ["one", "two", "three", "four"]}'
+    cut = ModelClient(Endpoint(teacher_server.base_url, "m", max_tokens=2), ReplyCache(tmp_path), sleep=_no_sleep)
+
+    async def cut_replies() -> None:
+        with pytest.raises(ReplyCutError, match="cut at 2 tokens"):
+            await cut.chat_json(HELLO, lambda v: v, variant="cut")
+        assert cut.stats.requests == 1  # the same request would be cut the same way: not asked twice
+        await cut.chat(HELLO, variant="text")
+        await cut.chat(HELLO, variant="text")
+
+    asyncio.run(cut_replies())
+    # Both text replies were cut: returned, counted, and never replayed from the cache.
+    assert (cut.stats.requests, cut.stats.cut_replies, cut.stats.cached) == (3, 3, 0)
+
+
+def test_a_pool_of_replicas_each_with_its_own_cap() -> None:
+    with FakeOpenAI() as one, FakeOpenAI() as two:
+        one.script, two.script = InFlight(lambda r: "one"), InFlight(lambda r: "two")
+        endpoint = endpoint_from(
+            {"url": [{"url": one.base_url, "concurrency": 1}, {"url": two.base_url, "concurrency": 3}], "model": "m"},
+            {},
+            "TAXBOT_TEACHER",
+        )
+        assert endpoint is not None and [e.concurrency for e in endpoint.all] == [1, 3]
+        client = ModelClient(endpoint, sleep=_no_sleep)
+
+        async def many() -> list[str]:
+            return list(await asyncio.gather(*(client.chat(HELLO, variant=str(i)) for i in range(12))))
+
+        replies = asyncio.run(many())
+        assert replies.count("one") >= 1 and replies.count("two") > replies.count("one")
+        assert (one.script.most, two.script.most) == (1, 3)
+
+
+def test_replicas_from_a_comma_separated_variable() -> None:
+    endpoint = endpoint_from({"model": "m"}, {"TAXBOT_TEACHER_URL": "http://a/v1, http://b/v1"}, "TAXBOT_TEACHER")
+    assert endpoint is not None and [e.base_url for e in endpoint.all] == ["http://a/v1", "http://b/v1"]
