@@ -32,7 +32,7 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
         from huggingface_hub import HfApi
 
         from bot.github.client import GITHUB_FAILURES, GitHubError, connect, describe, settings_from_env
-        from bot.release.answer import TeacherJudge
+        from bot.release.answer import EndpointJudge
         from bot.release.hub import HubError
         from bot.release.journal import JournalError
         from bot.release.pipeline import ReleaseEdges, ReleaseError, ReleaseInputs, ReleaseStopped, run_release
@@ -56,6 +56,10 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
         raise TargetError("no teacher is configured: set TAXBOT_TEACHER_URL and TAXBOT_TEACHER_MODEL")
     if not env.get("HF_TOKEN"):
         raise TargetError(f"HF_TOKEN is not set: the release needs a Hub token that can write {settings.hub_repo}")
+    judge = None
+    if gate.judge:
+        section = {key: value for key, value in (("url", gate.judge_url), ("model", gate.judge_model)) if value}
+        judge = EndpointJudge(endpoint_from(section, env, "TAXBOT_JUDGE") or teacher)
     github_repo = settings.github_repo or env.get("GITHUB_REPOSITORY")
     if not github_repo:
         raise TargetError("no GitHub repository: set `release.github_repo` or GITHUB_REPOSITORY")
@@ -70,7 +74,7 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
             hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env["HF_TOKEN"]),
             github=repository,
             answerer=lambda model: LocalAnswerer(model, max_new_tokens=gate.max_new_tokens),
-            judge=TeacherJudge(teacher) if gate.judge else None,
+            judge=judge,
             log=log,
         )
         cache_dir = Path(cache) if cache else taxonomy_dir / ".taxbot-cache"

@@ -24,11 +24,13 @@ from bot.release.announce import comment_on_pulls, github_release, pull_authors
 from bot.release.card import model_card
 from bot.release.gate import (
     Answerer,
+    GateQuestion,
     GateReport,
     GateSettings,
     Judge,
     gate_questions,
     parse_general_set,
+    parse_safety_set,
     render_gate,
     run_gate,
 )
@@ -175,20 +177,14 @@ def _gate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
     plan, trained = journal.result("plan") or {}, journal.result("train") or {}
     leaves = _leaves(inputs, plan["taxonomy_commit"])
     changed = {c["path"] for c in plan["changes"] if c["status"] != ChangeStatus.DELETED}
-    general_path = inputs.gate.general_set
-    try:
-        if general_path:
-            general = parse_general_set((inputs.taxonomy_dir / general_path).read_text(encoding="utf-8"), general_path)
-        else:
-            shipped = (files("bot") / "data" / "general_qa.jsonl").read_text(encoding="utf-8")
-            general = parse_general_set(shipped, "the shipped general set")
-    except (OSError, ValueError) as error:
-        raise ReleaseError(f"cannot read gate.general_set: {error}") from error
+    general = _question_set(inputs, "general_set", inputs.gate.general_set, "general_qa.jsonl", parse_general_set)
+    safety = _question_set(inputs, "safety_set", inputs.gate.safety_set, "safety_qa.jsonl", parse_safety_set)
     questions = gate_questions(
         [leaves[p] for p in sorted(changed) if p in leaves],
         [leaf for path, leaf in sorted(leaves.items()) if path not in changed],
         general,
         inputs.gate.kept_leaves,
+        safety,
     )
     previous = plan["previous"]
     if previous is None:
@@ -201,15 +197,29 @@ def _gate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
 
     try:
         report = run_gate(questions, edges.answerer(previous_model), edges.answerer(trained["model"]), inputs.gate,
-                          edges.judge)  # fmt: skip
+                          edges.judge, edges.log)  # fmt: skip
     except TrainerError as error:  # a model that cannot be loaded to answer
         raise ReleaseError(f"the gate could not ask the models: {error}") from error
     details = [{"source": s.question.source, "group": s.question.group, "question": s.question.prompt,
                 "reference": s.question.reference, "previous": s.previous_answer, "candidate": s.candidate_answer,
-                "previous_score": s.previous, "candidate_score": s.candidate} for s in report.scored]  # fmt: skip
+                "previous_score": s.previous, "candidate_score": s.candidate, "previous_grade": s.previous_grade,
+                "candidate_grade": s.candidate_grade, "previous_lexical": s.previous_lexical,
+                "candidate_lexical": s.candidate_lexical} for s in report.scored]  # fmt: skip
     (work / "gate.json").write_text(json.dumps({**report.summary_json(), "answers": details}, indent=2) + "\n", "utf-8")
     (work / "gate.md").write_text(render_gate(report), encoding="utf-8")
     return report.summary_json()
+
+
+def _question_set(
+    inputs: ReleaseInputs, key: str, path: str | None, shipped: str, parse: Callable[[str, str], list[GateQuestion]]
+) -> list[GateQuestion]:
+    """A gate question set: the file `gate.<key>` names in the taxonomy, or the one shipped with taxbot."""
+    try:
+        if path:
+            return parse((inputs.taxonomy_dir / path).read_text(encoding="utf-8"), path)
+        return parse((files("bot") / "data" / shipped).read_text(encoding="utf-8"), f"the shipped {shipped}")
+    except (OSError, ValueError) as error:
+        raise ReleaseError(f"cannot read gate.{key}: {error}") from error
 
 
 def _facts(
