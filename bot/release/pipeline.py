@@ -21,7 +21,7 @@ from bot.generation.pipelines import Plan
 from bot.generation.teacher import Endpoint, ModelClient, ReplyCache
 from bot.release import hub
 from bot.release.announce import comment_on_pulls, github_release, pull_authors
-from bot.release.card import model_card
+from bot.release.card import hub_base_model, model_card
 from bot.release.gate import (
     Answerer,
     GateQuestion,
@@ -117,9 +117,22 @@ def _plan(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
         "previous": None if previous is None else vars(previous),
         "changes": changes,
         "pulls": pull_numbers(messages),
+        "pull_leaves": _pull_leaves(
+            list(repo.iter_commits(f"{previous.taxonomy_commit}..{sha}")) if previous else [commit]
+        ),
         "tag": render_scheme(inputs.settings.tag, sha, date),
         "branch": render_scheme(inputs.settings.candidate_branch, sha, date),
     }
+
+
+def _pull_leaves(commits: Sequence[Any]) -> dict[str, list[str]]:
+    """The leaves each pull request changed, from the merge or squash commits that name it."""
+    found: dict[str, set[str]] = {}
+    for commit in commits:
+        leaves = {str(path) for path in commit.stats.files if str(path).endswith("qna.yaml")}
+        for number in pull_numbers([str(commit.message)]):
+            found.setdefault(str(number), set()).update(leaves)
+    return {number: sorted(paths) for number, paths in found.items()}
 
 
 def _generate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
@@ -228,9 +241,12 @@ def _facts(
     plan, trained = journal.result("plan") or {}, journal.result("train") or {}
     leaves = _leaves(inputs, plan["taxonomy_commit"])
     notes = [LeafNote(c["path"], c["status"], _created_by(leaves.get(c["path"]))) for c in plan["changes"]]
+    # A local base model is named by the Hub id it stands for: the runner's paths stay off the Hub.
+    base_model = hub_base_model(inputs.settings) or "a local model (set release.base_model_id to name it)"
     return ReleaseFacts(
         tag=plan["tag"], taxonomy_commit=plan["taxonomy_commit"], hub_repo=inputs.settings.hub_repo,
-        hub_url=edges.hub.endpoint, base_model=inputs.settings.base_model,
+        hub_url=edges.hub.endpoint, base_model=base_model,
+        pull_leaves={int(n): leaves for n, leaves in (plan.get("pull_leaves") or {}).items()},
         gate=GateReport.from_summary(journal.result("gate") or {}), leaves=notes, pulls=pulls,
         previous_commit=(plan["previous"] or {}).get("taxonomy_commit"), training=trained.get("training", {}),
         taxonomy_url=edges.github.html_url,
@@ -250,15 +266,30 @@ def _publish(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal
     facts = _facts(inputs, edges, journal, authors)
     folder = work / "publish"
     shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(trained["model"], folder)
+    folder.mkdir()
+    # The trained folder, less its pickles (training_args.bin) and with the runner's paths named by what they are.
+    private = {str(work.resolve()): "<release>", str(work): "<release>"}
+    if Path(inputs.settings.base_model).exists():
+        private[inputs.settings.base_model] = hub_base_model(inputs.settings) or "<local base model>"
+    for source in sorted(Path(trained["model"]).iterdir()):
+        if source.is_file() and not hub.is_pickle(source.name):
+            if source.suffix == ".json":
+                text = source.read_text(encoding="utf-8")
+                for path, name in sorted(private.items(), key=lambda item: -len(item[0])):
+                    text = text.replace(json.dumps(path)[1:-1], name)
+                (folder / source.name).write_text(text, encoding="utf-8")
+            else:
+                shutil.copy(source, folder / source.name)
     shutil.copy(trained["curves"], folder / CURVES_PNG)
     shutil.copy(work / "gate.json", folder / "gate.json")
-    (folder / "README.md").write_text(model_card(facts, inputs.settings), encoding="utf-8")
+    generated = {**(journal.result("generate") or {}), "teacher": edges.teacher.model}
+    (folder / "README.md").write_text(model_card(facts, inputs.settings, generated), encoding="utf-8")
     record = {"taxonomy_commit": facts.taxonomy_commit, "tag": facts.tag, "previous_commit": facts.previous_commit,
               "leaves": plan["changes"], "pulls": plan["pulls"]}  # fmt: skip
     (folder / hub.RELEASE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     message = f"taxbot release {facts.tag} (taxonomy {facts.taxonomy_commit[:7]})"
-    published = hub.publish(edges.hub, inputs.settings.hub_repo, folder, plan["branch"], facts.tag, message, edges.log)
+    published = hub.publish(edges.hub, inputs.settings.hub_repo, folder, plan["branch"], facts.tag, message, edges.log,
+                            private=sorted(private))  # fmt: skip
     return {"pulls": {str(n): a for n, a in authors.items()}, "candidate_commit": published.candidate_commit,
             "main_commit": published.main_commit}  # fmt: skip
 
@@ -268,7 +299,7 @@ def _announce(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJourna
     facts = _facts(inputs, edges, journal, pulls)
     image = f"{facts.model_url}/resolve/{facts.tag}/{CURVES_PNG}"
     url = github_release(edges.github, facts.tag, facts.taxonomy_commit, release_notes(facts, image))
-    commented, notes = comment_on_pulls(edges.github, dict.fromkeys(facts.pulls, pull_comment(facts, url)))
+    commented, notes = comment_on_pulls(edges.github, {n: pull_comment(facts, url, n) for n in facts.pulls})
     for note in notes:
         edges.log(f"announce: {note}")
     return {"release_url": url, "commented": commented, "notes": notes}
