@@ -100,11 +100,16 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
     from huggingface_hub import HfApi
 
     from bot.github.client import GITHUB_FAILURES, GitHubError, connect, describe
-    from bot.release.answer import TeacherJudge
+    from bot.release.answer import judge_for
     from bot.release.hub import HubError
     from bot.release.journal import JournalError
     from bot.release.pipeline import ReleaseEdges, ReleaseError, ReleaseInputs, ReleaseStopped, run_release
     from trainer.answer import LocalAnswerer
+
+    try:
+        judge = judge_for(gate, env, teacher)
+    except ConfigError as error:
+        raise TargetError(f"the gate's judge: {error}") from error
 
     def log(line: str) -> None:
         print(f"release: {line}", file=sys.stderr, flush=True)
@@ -116,7 +121,7 @@ def release_command(taxonomy_dir: Path, commit: str, cache: str | None, work: st
             hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env.get("HF_TOKEN") or None),
             github=repository,
             answerer=lambda model: LocalAnswerer(model, max_new_tokens=gate.max_new_tokens),
-            judge=TeacherJudge(teacher) if gate.judge else None,
+            judge=judge,
             log=log,
         )
         cache_dir = Path(cache) if cache else taxonomy_dir / ".taxbot-cache"

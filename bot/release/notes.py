@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.release.gate import CHANGED, GateReport, render_gate
+from bot.release.gate import SAFETY, GateReport, render_gate, scoring_line
 from bot.safetext import code_span, comment_safe
 
 MARKER = "<!-- taxbot:release -->"
@@ -53,6 +53,7 @@ class ReleaseFacts:
     previous_commit: str | None = None
     training: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # phase -> steps, samples, loss
     taxonomy_url: str | None = None  # the taxonomy's GitHub web address, for links
+    pull_leaves: Mapping[int, Sequence[str]] = field(default_factory=dict)  # number -> the leaves it changed
 
     @property
     def model_url(self) -> str:
@@ -142,17 +143,32 @@ def _render(facts: ReleaseFacts, curves_image: str, detail: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pull_comment(facts: ReleaseFacts, release_url: str | None) -> str:
-    """The comment on a merged pull request: which release carries it, and how the gate saw the new leaves."""
-    changed = next((g for g in facts.gate.groups if g.name == CHANGED), None)
+def pull_comment(facts: ReleaseFacts, release_url: str | None, number: int) -> str:
+    """The comment on a merged pull request: which release carries it, and how the gate saw its own leaves (not
+    the average of all the release's leaves), and the safety set."""
     lines = [
         MARKER,
         f"This pull request is in release **{facts.tag}** of [`{facts.hub_repo}`]({facts.model_url}/tree/{facts.tag}).",
     ]
-    if changed is not None:
+    own = list(facts.pull_leaves.get(number, ()))
+    scored = [leaf for leaf in facts.gate.leaves if leaf.name in own]
+    if scored:
+        rows = [f"| `{comment_safe(leaf.name, 200)}` | {leaf.questions} | {leaf.previous:.3f} | {leaf.candidate:.3f} "
+                f"| {leaf.change:+.3f} |" for leaf in scored]  # fmt: skip
         lines.append(
-            f"On the seeds of the {len(facts.gate.leaves)} new or changed leaves, the model scores "
-            f"{changed.candidate:.3f} against {changed.previous:.3f} for the previous release ({changed.change:+.3f})."
+            f"How the gate saw this pull request's leaves ({scoring_line(facts.gate)}):\n\n"
+            "| leaf | questions | previous release | this release | change |\n| --- | ---: | ---: | ---: | ---: |\n"
+            + "\n".join(rows)
+        )
+        flat = [leaf.name for leaf in scored if leaf.change <= 0]
+        if flat:
+            lines.append("No gain on its own seeds: " + ", ".join(f"`{comment_safe(name, 200)}`" for name in flat))
+    elif own:
+        lines.append("The gate asked none of this pull request's leaves (removed or renamed away).")
+    if (safety := next((g for g in facts.gate.groups if g.name == SAFETY), None)) is not None:
+        lines.append(
+            f"On the {safety.questions} questions of the safety set, the release scores {safety.candidate:.3f} "
+            f"against {safety.previous:.3f} for the previous one."
         )
     if release_url:
         lines.append(f"Release notes: {release_url}")

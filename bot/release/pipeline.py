@@ -21,14 +21,16 @@ from bot.generation.pipelines import Plan
 from bot.generation.teacher import Endpoint, EndpointError, ModelClient, ReplyCache
 from bot.release import hub
 from bot.release.announce import comment_on_pulls, github_release, pull_authors
-from bot.release.card import model_card
+from bot.release.card import hub_base_model, model_card
 from bot.release.gate import (
     Answerer,
+    GateQuestion,
     GateReport,
     GateSettings,
     Judge,
     gate_questions,
     parse_general_set,
+    parse_safety_set,
     render_gate,
     run_gate,
 )
@@ -115,9 +117,22 @@ def _plan(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
         "previous": None if previous is None else vars(previous),
         "changes": changes,
         "pulls": pull_numbers(messages),
+        "pull_leaves": _pull_leaves(
+            list(repo.iter_commits(f"{previous.taxonomy_commit}..{sha}")) if previous else [commit]
+        ),
         "tag": render_scheme(inputs.settings.tag, sha, date),
         "branch": render_scheme(inputs.settings.candidate_branch, sha, date),
     }
+
+
+def _pull_leaves(commits: Sequence[Any]) -> dict[str, list[str]]:
+    """The leaves each pull request changed, from the merge or squash commits that name it."""
+    found: dict[str, set[str]] = {}
+    for commit in commits:
+        leaves = {str(path) for path in commit.stats.files if str(path).endswith("qna.yaml")}
+        for number in pull_numbers([str(commit.message)]):
+            found.setdefault(str(number), set()).update(leaves)
+    return {number: sorted(paths) for number, paths in found.items()}
 
 
 def _generate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
@@ -187,20 +202,14 @@ def _gate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
     plan, trained = journal.result("plan") or {}, journal.result("train") or {}
     leaves = _leaves(inputs, plan["taxonomy_commit"])
     changed = {c["path"] for c in plan["changes"] if c["status"] != ChangeStatus.DELETED}
-    general_path = inputs.gate.general_set
-    try:
-        if general_path:
-            general = parse_general_set((inputs.taxonomy_dir / general_path).read_text(encoding="utf-8"), general_path)
-        else:
-            shipped = (files("bot") / "data" / "general_qa.jsonl").read_text(encoding="utf-8")
-            general = parse_general_set(shipped, "the shipped general set")
-    except (OSError, ValueError) as error:
-        raise ReleaseError(f"cannot read gate.general_set: {error}") from error
+    general = _question_set(inputs, "general_set", inputs.gate.general_set, "general_qa.jsonl", parse_general_set)
+    safety = _question_set(inputs, "safety_set", inputs.gate.safety_set, "safety_qa.jsonl", parse_safety_set)
     questions = gate_questions(
         [leaves[p] for p in sorted(changed) if p in leaves],
         [leaf for path, leaf in sorted(leaves.items()) if path not in changed],
         general,
         inputs.gate.kept_leaves,
+        safety,
     )
     previous = plan["previous"]
     if previous is None:
@@ -213,15 +222,29 @@ def _gate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
 
     try:
         report = run_gate(questions, edges.answerer(previous_model), edges.answerer(trained["model"]), inputs.gate,
-                          edges.judge)  # fmt: skip
+                          edges.judge, edges.log)  # fmt: skip
     except TrainerError as error:  # a model that cannot be loaded to answer
         raise ReleaseError(f"the gate could not ask the models: {error}") from error
     details = [{"source": s.question.source, "group": s.question.group, "question": s.question.prompt,
                 "reference": s.question.reference, "previous": s.previous_answer, "candidate": s.candidate_answer,
-                "previous_score": s.previous, "candidate_score": s.candidate} for s in report.scored]  # fmt: skip
+                "previous_score": s.previous, "candidate_score": s.candidate, "previous_grade": s.previous_grade,
+                "candidate_grade": s.candidate_grade, "previous_lexical": s.previous_lexical,
+                "candidate_lexical": s.candidate_lexical} for s in report.scored]  # fmt: skip
     (work / "gate.json").write_text(json.dumps({**report.summary_json(), "answers": details}, indent=2) + "\n", "utf-8")
     (work / "gate.md").write_text(render_gate(report), encoding="utf-8")
     return report.summary_json()
+
+
+def _question_set(
+    inputs: ReleaseInputs, key: str, path: str | None, shipped: str, parse: Callable[[str, str], list[GateQuestion]]
+) -> list[GateQuestion]:
+    """A gate question set: the file `gate.<key>` names in the taxonomy, or the one shipped with taxbot."""
+    try:
+        if path:
+            return parse((inputs.taxonomy_dir / path).read_text(encoding="utf-8"), path)
+        return parse((files("bot") / "data" / shipped).read_text(encoding="utf-8"), f"the shipped {shipped}")
+    except (OSError, ValueError) as error:
+        raise ReleaseError(f"cannot read gate.{key}: {error}") from error
 
 
 def _facts(
@@ -230,9 +253,12 @@ def _facts(
     plan, trained = journal.result("plan") or {}, journal.result("train") or {}
     leaves = _leaves(inputs, plan["taxonomy_commit"])
     notes = [LeafNote(c["path"], c["status"], _created_by(leaves.get(c["path"]))) for c in plan["changes"]]
+    # A local base model is named by the Hub id it stands for: the runner's paths stay off the Hub.
+    base_model = hub_base_model(inputs.settings) or "a local model (set release.base_model_id to name it)"
     return ReleaseFacts(
         tag=plan["tag"], taxonomy_commit=plan["taxonomy_commit"], hub_repo=inputs.settings.hub_repo,
-        hub_url=edges.hub.endpoint, base_model=inputs.settings.base_model,
+        hub_url=edges.hub.endpoint, base_model=base_model,
+        pull_leaves={int(n): leaves for n, leaves in (plan.get("pull_leaves") or {}).items()},
         gate=GateReport.from_summary(journal.result("gate") or {}), leaves=notes, pulls=pulls,
         previous_commit=(plan["previous"] or {}).get("taxonomy_commit"), training=trained.get("training", {}),
         taxonomy_url=edges.github.html_url,
@@ -252,15 +278,30 @@ def _publish(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal
     facts = _facts(inputs, edges, journal, authors)
     folder = work / "publish"
     shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(trained["model"], folder)
+    folder.mkdir()
+    # The trained folder, less its pickles (training_args.bin) and with the runner's paths named by what they are.
+    private = {str(work.resolve()): "<release>", str(work): "<release>"}
+    if Path(inputs.settings.base_model).exists():
+        private[inputs.settings.base_model] = hub_base_model(inputs.settings) or "<local base model>"
+    for source in sorted(Path(trained["model"]).iterdir()):
+        if source.is_file() and not hub.is_pickle(source.name):
+            if source.suffix == ".json":
+                text = source.read_text(encoding="utf-8")
+                for path, name in sorted(private.items(), key=lambda item: -len(item[0])):
+                    text = text.replace(json.dumps(path)[1:-1], name)
+                (folder / source.name).write_text(text, encoding="utf-8")
+            else:
+                shutil.copy(source, folder / source.name)
     shutil.copy(trained["curves"], folder / CURVES_PNG)
     shutil.copy(work / "gate.json", folder / "gate.json")
-    (folder / "README.md").write_text(model_card(facts, inputs.settings), encoding="utf-8")
+    generated = {**(journal.result("generate") or {}), "teacher": edges.teacher.model}
+    (folder / "README.md").write_text(model_card(facts, inputs.settings, generated), encoding="utf-8")
     record = {"taxonomy_commit": facts.taxonomy_commit, "tag": facts.tag, "previous_commit": facts.previous_commit,
               "leaves": plan["changes"], "pulls": plan["pulls"]}  # fmt: skip
     (folder / hub.RELEASE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     message = f"taxbot release {facts.tag} (taxonomy {facts.taxonomy_commit[:7]})"
-    published = hub.publish(edges.hub, inputs.settings.hub_repo, folder, plan["branch"], facts.tag, message, edges.log)
+    published = hub.publish(edges.hub, inputs.settings.hub_repo, folder, plan["branch"], facts.tag, message, edges.log,
+                            private=sorted(private))  # fmt: skip
     return {"pulls": {str(n): a for n, a in authors.items()}, "candidate_commit": published.candidate_commit,
             "main_commit": published.main_commit}  # fmt: skip
 
@@ -270,7 +311,7 @@ def _announce(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJourna
     facts = _facts(inputs, edges, journal, pulls)
     image = f"{facts.model_url}/resolve/{facts.tag}/{CURVES_PNG}"
     url = github_release(edges.github, facts.tag, facts.taxonomy_commit, release_notes(facts, image))
-    commented, notes = comment_on_pulls(edges.github, dict.fromkeys(facts.pulls, pull_comment(facts, url)))
+    commented, notes = comment_on_pulls(edges.github, {n: pull_comment(facts, url, n) for n in facts.pulls})
     for note in notes:
         edges.log(f"announce: {note}")
     return {"release_url": url, "commented": commented, "notes": notes}

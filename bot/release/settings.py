@@ -32,6 +32,7 @@ class ReleaseSettings:
 
     hub_repo: str
     base_model: str  # what every release trains from: a Hub name or a local save_pretrained folder
+    base_model_id: str | None = None  # the Hub id a local `base_model` folder stands for, for the model card
     license: str = "apache-2.0"  # the Hub's licence id for the model card
     train_config: str | None = None  # a trainer YAML, relative to the taxonomy root; None: the shipped phase2.yaml
     train_overrides: tuple[str, ...] = ()  # dotted.key=value, as `taxbot train` takes them
@@ -107,6 +108,8 @@ def _release_problems(settings: ReleaseSettings) -> list[str]:
     problems += _scheme_problems("release.candidate_branch", settings.candidate_branch)
     if settings.train_processes < 0:
         problems.append("`release.train_processes` must be 0 (one per visible GPU) or more")
+    if settings.base_model_id and not _HUB_REPO.match(settings.base_model_id):
+        problems.append(f"`release.base_model_id` must be a Hub id (owner/name), found {settings.base_model_id!r}")
     if settings.per_leaf < 1:
         problems.append("`release.per_leaf` must be at least 1")
     if bad := [o for o in settings.train_overrides if "=" not in o]:
@@ -124,6 +127,12 @@ def _gate_problems(settings: GateSettings) -> list[str]:
         problems.append("`gate.max_regression` must be between 0 and 1")
     if settings.kept_leaves < 0:
         problems.append("`gate.kept_leaves` must not be negative")
+    if not 0 <= settings.safety_margin <= 1:
+        problems.append("`gate.safety_margin` must be between 0 and 1")
+    if settings.examples < 0:
+        problems.append("`gate.examples` must not be negative")
+    if bool(settings.judge_url) != bool(settings.judge_model):
+        problems.append("`gate.judge_url` and `gate.judge_model` go together: set both, or neither for the teacher")
     if settings.max_new_tokens < 1:
         problems.append("`gate.max_new_tokens` must be at least 1")
     return problems

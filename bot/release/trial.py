@@ -35,6 +35,7 @@ from bot.release.gate import (
     Judge,
     gate_questions,
     parse_general_set,
+    parse_safety_set,
     run_gate,
 )
 from bot.release.journal import ReleaseJournal, load_journal, save_journal
@@ -308,6 +309,18 @@ def _general(inputs: TrialInputs, base: str) -> list[GateQuestion]:
         raise TrialError(f"cannot read gate.general_set: {error}") from error
 
 
+def _safety(inputs: TrialInputs, base: str) -> list[GateQuestion]:
+    """The release gate's safety set (configured at the base, or shipped): a trial may not regress on it."""
+    path = inputs.gate.safety_set
+    try:
+        if path:
+            return parse_safety_set(_read_at(inputs.taxonomy_dir, base, path), path)
+        shipped = (files("bot") / "data" / "safety_qa.jsonl").read_text(encoding="utf-8")
+        return parse_safety_set(shipped, "the shipped safety set")
+    except (OSError, ValueError, TrialError) as error:
+        raise TrialError(f"cannot read gate.safety_set: {error}") from error
+
+
 def _gate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
     from trainer.errors import TrainerError
 
@@ -316,12 +329,13 @@ def _gate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work:
     changed = set(plan["leaves"])
     questions = gate_questions([leaves[p] for p in sorted(changed)],
                                [leaf for path, leaf in sorted(leaves.items()) if path not in changed],
-                               _general(inputs, plan["base"]), inputs.gate.kept_leaves)  # fmt: skip
+                               _general(inputs, plan["base"]), inputs.gate.kept_leaves,
+                               _safety(inputs, plan["base"]))  # fmt: skip
     settings = replace(inputs.gate, min_gain=inputs.trial.min_gain, max_regression=inputs.trial.max_regression)
     edges.log(f"gate: {len(questions)} questions for the release and the trial model")
     try:
         report = run_gate(questions, edges.answerer(trained["start_model"]), edges.answerer(trained["model"]),
-                          settings, edges.judge)  # fmt: skip
+                          settings, edges.judge, edges.log)  # fmt: skip
     except TrainerError as error:
         raise TrialError(f"the gate could not ask the models: {error}") from error
     answers = [{"source": s.question.source, "group": s.question.group, "question": s.question.prompt,

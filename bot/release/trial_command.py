@@ -50,7 +50,7 @@ def run_command(
         from huggingface_hub import HfApi
 
         from bot.generation.teacher import endpoint_from
-        from bot.release.answer import TeacherJudge
+        from bot.release.answer import judge_for
         from bot.release.journal import JournalError
         from bot.release.settings import SettingsError, read_settings
         from bot.release.trial import IMPROVED, STOPPED, TrialEdges, TrialError, TrialInputs, run_trial
@@ -77,7 +77,7 @@ def run_command(
         # Read only: the trial downloads the current release and publishes nothing.
         hub=HfApi(endpoint=env.get("HF_ENDPOINT") or None, token=env.get("HF_TOKEN") or False),
         answerer=lambda model: LocalAnswerer(model, max_new_tokens=gate.max_new_tokens),
-        judge=TeacherJudge(teacher) if gate.judge else None,
+        judge=judge_for(gate, env, teacher),
         log=_log,
     )
     cache_dir = Path(cache) if cache else taxonomy_dir / ".taxbot-cache"

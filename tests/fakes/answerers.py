@@ -1,4 +1,4 @@
-"""Scripted stand-ins for the gate's models and judge: answers and grades looked up by question."""
+"""Scripted stand-ins for the gate's models and judge: answers and ratings looked up by question."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ class ScriptedAnswerer:
 
 @dataclass
 class ScriptedJudge:
-    """Grades an answer with `script(question, answer)`."""
+    """Rates an answer 1-10 with `script(question, answer)`; one request per answer, as the endpoint judge."""
 
     script: Callable[[GateQuestion, str], int | None]
+    name: str = "scripted-judge"
+    requests: int = 0
 
     def grade(self, questions: Sequence[GateQuestion], answers: Sequence[str]) -> list[int | None]:
+        self.requests += len(questions)
         return [self.script(q, a) for q, a in zip(questions, answers, strict=True)]

@@ -91,3 +91,36 @@ def test_a_hub_outage_is_a_hub_error(hub_server: FakeHub, tmp_path: Path) -> Non
     hub_server.fail(times=10, path="/api/repos/create")
     with pytest.raises(HubError, match=r"the Hub failed to publish v1 to org/model \(500\)"):
         publish(api(hub_server), MODEL, release_folder(tmp_path / "r", "v1"), "c", "v1", "m", lambda _: None)
+
+
+def test_each_branch_gets_every_file_in_one_commit(hub_server: FakeHub, tmp_path: Path) -> None:
+    folder = release_folder(tmp_path / "r1", "v1")
+    (folder / "tokenizer.json").write_text("{}", encoding="utf-8")
+    publish(api(hub_server), MODEL, folder, "candidate-1", "v1", "v1", lambda _: None)
+    second = release_folder(tmp_path / "r2", "v2", b"weights-2")
+    publish(api(hub_server), MODEL, second, "candidate-2", "v2", "v2", lambda _: None)
+    commits = hub_server.calls("POST", f"/api/models/{MODEL}/commit/")
+    assert [r.path.rsplit("/", 1)[-1] for r in commits] == ["candidate-1", "main", "candidate-2", "main"]
+    repo = hub_server.repos[MODEL]
+    main = repo.commits[repo.branches["main"]]
+    parent = repo.commits[main.parent]  # type: ignore[index]
+    # The commit before v2 on main is v1 whole: no state in between with old weights and a new card.
+    assert parent.files["model.safetensors"] == b"weights-1" and "tokenizer.json" in parent.files
+    assert main.files["model.safetensors"] == b"weights-2" and "tokenizer.json" not in main.files
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("training_args.bin", b"\x80\x04pickle", "training_args.bin is a pickle"),
+        ("taxbot_phase.json", b'{"start_model": "/runner/work/base"}', "taxbot_phase.json names the runner's path"),
+    ],
+)
+def test_pickles_and_runner_paths_are_refused_before_anything_is_sent(
+    hub_server: FakeHub, tmp_path: Path, name: str, content: bytes, problem: str
+) -> None:
+    folder = release_folder(tmp_path / "r", "v1")
+    (folder / name).write_bytes(content)
+    with pytest.raises(HubError, match=f"refusing to publish .*: {problem}"):
+        publish(api(hub_server), MODEL, folder, "c", "v1", "m", lambda _: None, private=["/runner/work"])
+    assert not hub_server.requests

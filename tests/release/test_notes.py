@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from bot.release.gate import CHANGED, GENERAL, Check, GateReport, GroupResult
+from bot.release.gate import CHANGED, GENERAL, SAFETY, Check, GateReport, GroupResult
 from bot.release.notes import MARKER, LeafNote, ReleaseFacts, pull_comment, pull_numbers, release_notes
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 LEAF = "compositional_skills/arithmetic/addition/qna.yaml"
+OTHER = "knowledge/geography/lakes/qna.yaml"
 
 
 def facts(**changes: object) -> ReleaseFacts:
     gate = GateReport(
-        "rouge_l", False,
-        [GroupResult(CHANGED, 5, 0.1, 0.6), GroupResult(GENERAL, 40, 0.3, 0.29)],
-        [GroupResult(LEAF, 5, 0.1, 0.6)],
+        "rouge_l", None,
+        [GroupResult(CHANGED, 5, 0.1, 0.6), GroupResult(GENERAL, 40, 0.3, 0.29), GroupResult(SAFETY, 16, 0.8, 0.82)],
+        [GroupResult(LEAF, 5, 0.1, 0.6), GroupResult(OTHER, 30, 0.2, 0.2)],
         [Check("improves the new leaves", True, "0.600 against 0.100")],
     )  # fmt: skip
     values: dict = dict(
@@ -21,7 +22,7 @@ def facts(**changes: object) -> ReleaseFacts:
         base_model="ibm-granite/granite-7b-base", gate=gate,
         leaves=[LeafNote(LEAF, "added", "alice"), LeafNote("knowledge/old/qna.yaml", "deleted", "carol")],
         pulls={12: "alice", 14: "bob"}, previous_commit="f" * 40, taxonomy_url="https://github.com/org/taxonomy",
-        training={"phase1": {"samples": 40, "steps": 12, "final_loss": 2.5}},
+        training={"phase1": {"samples": 40, "steps": 12, "final_loss": 2.5}}, pull_leaves={12: [LEAF], 14: [OTHER]},
     )  # fmt: skip
     return ReleaseFacts(**{**values, **changes})
 
@@ -56,15 +57,23 @@ def test_contributor_text_cannot_ping_or_inject() -> None:
     assert "None found in the commits since the previous release." in notes
 
 
-def test_the_pull_comment_names_the_release_and_carries_the_marker() -> None:
-    comment = pull_comment(facts(), "https://github.com/org/taxonomy/releases/tag/v20250131-0123456")
+def test_each_pull_comment_quotes_its_own_leaves_not_the_average_of_all() -> None:
+    url = "https://github.com/org/taxonomy/releases/tag/v20250131-0123456"
+    comment = pull_comment(facts(), url, 12)
     assert comment.startswith(MARKER)
     assert (
         "in release **v20250131-0123456** of [`org/model`](https://hub.example/org/model/tree/v20250131-0123456)"
         in (comment)
     )
-    assert "scores 0.600 against 0.100 for the previous release (+0.500)" in comment
+    assert f"| `{LEAF}` | 5 | 0.100 | 0.600 | +0.500 |" in comment and OTHER not in comment
+    assert "scored by rouge_l word overlap against the references (no judge configured)" in comment
+    assert "On the 16 questions of the safety set, the release scores 0.820 against 0.800" in comment
     assert comment.rstrip().endswith("releases/tag/v20250131-0123456")
+    other = pull_comment(facts(), url, 14)
+    assert f"| `{OTHER}` | 30 | 0.200 | 0.200 | +0.000 |" in other and LEAF not in other
+    assert f"No gain on its own seeds: `{OTHER}`" in other
+    unknown = pull_comment(facts(), None, 99)  # a pull request whose leaves are not known: no numbers of others
+    assert "| leaf |" not in unknown and "safety set" in unknown
 
 
 def test_the_first_release_of_a_large_tree_fits_githubs_limit_with_counts_and_links() -> None:

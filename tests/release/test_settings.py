@@ -15,29 +15,31 @@ def test_two_keys_are_enough_and_the_rest_has_defaults() -> None:
     assert (release.tag, release.candidate_branch, release.license) == (
         "v{date}-{short_sha}", "candidate-{short_sha}", "apache-2.0",
     )  # fmt: skip
-    assert (gate.metric, gate.min_gain, gate.max_regression, gate.judge) == ("rouge_l", 0.02, 0.02, False)
+    assert (gate.metric, gate.min_gain, gate.max_regression, gate.judge) == ("rouge_l", 0.02, 0.02, True)
+    assert (gate.safety_set, gate.safety_margin, gate.every_leaf, gate.judge_url) == (None, 0.1, True, None)
     assert warnings == []
 
 
 def test_the_sections_come_from_taxbot_yaml() -> None:
     text = (
         "release:\n  hub_repo: org/model\n  base_model: base\n  tag: 'release-{sha}'\n"
-        "  train_overrides: [phase1.epochs=2]\ngate:\n  max_regression: 0.05\n  judge: true\n"
+        "  train_overrides: [phase1.epochs=2]\ngate:\n  max_regression: 0.05\n  judge: false\n"
     )
     config, problems = parse_config(text)
     assert problems == []
     release, gate, _ = read_settings(config.section("release"), config.section("gate"))
     assert release.tag == "release-{sha}" and release.train_overrides == ("phase1.epochs=2",)
-    assert gate.max_regression == 0.05 and gate.judge is True
+    assert gate.max_regression == 0.05 and gate.judge is False
 
 
 def test_every_problem_is_listed_in_one_error() -> None:
-    release = {"hub_repo": "no-owner", "tag": "v{date}", "per_leaf": "many", "license": "Apache 2.0"}
-    gate = {"min_gain": 0, "metric": "bleu", "judge": "yes", "max_regression": 2}
+    release = {"hub_repo": "no-owner", "tag": "v{date}", "per_leaf": "many", "license": "Apache 2.0",
+               "base_model_id": "./local"}  # fmt: skip
+    gate = {"min_gain": 0, "metric": "bleu", "judge": "yes", "max_regression": 2, "judge_url": "http://127.0.0.1:1"}
     with pytest.raises(SettingsError) as caught:
         read_settings(release, gate)
     message = str(caught.value)
-    assert message.startswith("9 problem(s) in .taxbot.yaml:")
+    assert message.startswith("11 problem(s) in .taxbot.yaml:")
     for expected in (
         "`release.base_model` is required (e.g. base_model: ibm-granite/granite-7b-base)",
         "`release.hub_repo` must be owner/name, found 'no-owner'",
@@ -48,6 +50,8 @@ def test_every_problem_is_listed_in_one_error() -> None:
         "`gate.metric` must be one of rouge_l, token_set, found 'bleu'",
         "`gate.judge` must be true or false, found 'yes'",
         "`gate.max_regression` must be between 0 and 1",
+        "`release.base_model_id` must be a Hub id (owner/name), found './local'",
+        "`gate.judge_url` and `gate.judge_model` go together",
     ):
         assert expected in message
 
