@@ -69,18 +69,19 @@ class ChatTokenizer(Protocol):
     def __call__(self, text: str, *, add_special_tokens: bool, return_offsets_mapping: bool) -> Any: ...
 
 
-def read_records(path: Path) -> list[Record]:
-    """Read a phase set; every bad line is reported in one DataError, each with its file and line."""
+def read_records(path: Path, allow_empty: bool = False) -> list[Record]:
+    """Read a phase set; every bad line is reported in one DataError, each with its file and line. An empty
+    set is an error unless `allow_empty` (one of several sets of a stacked phase)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataError(f"cannot read phase set {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path} is not UTF-8 text (byte {exc.start}); phase sets are JSONL") from exc
-    return parse_records(text.splitlines(), str(path))
+    return parse_records(text.splitlines(), str(path), allow_empty)
 
 
-def parse_records(lines: Iterable[str], source: str) -> list[Record]:
+def parse_records(lines: Iterable[str], source: str, allow_empty: bool = False) -> list[Record]:
     """Parse JSONL lines (blank lines skipped) into records, collecting every problem before raising."""
     records: list[Record] = []
     problems: list[str] = []
@@ -118,7 +119,7 @@ def parse_records(lines: Iterable[str], source: str) -> list[Record]:
             '{"id": str, "messages": [{"role": ..., "content": str}, ...], '
             '"metadata": {...}, "unmask": bool}:\n  ' + "\n  ".join(shown) + tail
         )
-    if not records:
+    if not records and not allow_empty:
         raise DataError(f"{source} has no records; a phase set needs at least one JSON line")
     return records
 

@@ -21,7 +21,7 @@ from typing import Any
 from datasets import Dataset, load_from_disk
 
 from trainer.data import Message, Record, read_records, render_sample, select_replay
-from trainer.errors import TrainerError
+from trainer.errors import DataError, TrainerError
 from trainer.packing import join_rows, plan_bins
 from trainer.plan import PhasePlan
 from trainer.ranks import Ranks
@@ -64,7 +64,11 @@ def prepare_phase_data(
 
 def phase_records(plan: PhasePlan, seed: int) -> tuple[list[Record], int]:
     """The phase's own records plus the replayed share of an earlier phase; returns them and the replay count."""
-    records = [record for path in plan.sets for record in read_records(Path(path))]
+    # A stacked phase reads knowledge and skills together: a taxonomy of skills only has an empty knowledge set.
+    several = len(plan.sets) > 1
+    records = [record for path in plan.sets for record in read_records(Path(path), allow_empty=several)]
+    if not records:
+        raise DataError(f"{' and '.join(plan.sets)} have no records; a phase needs at least one JSON line")
     if plan.replay_set is None:
         return records, 0
     earlier = read_records(Path(plan.replay_set))

@@ -244,6 +244,15 @@ def test_stacked_mode_is_one_phase_over_both_sets(inputs: dict[str, Path], tmp_p
     assert metadata["inherited"] is None and metadata["steps"] == 4
 
 
+def test_stacked_mode_trains_a_taxonomy_of_skills_only(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """A release of skills only has an empty knowledge set: the stacked phase trains on the skills alone."""
+    empty = write_jsonl(tmp_path / "knowledge.jsonl", [])
+    config = _config({**inputs, "knowledge": empty}, tmp_path, "run.mode=stacked", "stacked.max_steps=2")
+    outcome = run_training(config, interactive=False)
+    assert outcome.finished
+    assert _metadata(outcome.run_dir, "stacked")["data"]["samples"] > 0
+
+
 def test_lora_phase_saves_a_merged_full_model(inputs: dict[str, Path], tmp_path: Path) -> None:
     config = _config(
         inputs,
