@@ -166,7 +166,7 @@ def test_inline_comments_and_the_check_run_built_from_hostile_values_are_inert()
 
 def test_release_notes_built_from_hostile_values_are_inert() -> None:
     leaves = [LeafNote(p, "added", h) for p, h in zip(PATHS, HOSTILE, strict=False)]
-    facts = ReleaseFacts("v1", "a" * 40, "org/model", "https://hub.example", "base", GateReport("rouge_l", True, [],
+    facts = ReleaseFacts("v1", "a" * 40, "org/model", "https://hub.example", "base", GateReport("rouge_l", None, [],
                          [], []), leaves, {12: "alice"}, taxonomy_url=REPO_URL)  # fmt: skip
     notes = release_notes(facts)
     problems = live_problems(notes, allowed_links=REPO_URL)

@@ -342,7 +342,8 @@ class GitHubJson:
             "name": name,
             "color": repo.labels.get(name, "ededed"),
             "default": False,
-            "description": None,
+            # Nullable for a label, but a plain string where a pull request lists its labels: "" fits both.
+            "description": "",
         }
 
     def issue_comment(self, repo: Repository, comment: IssueComment) -> dict[str, Any]:

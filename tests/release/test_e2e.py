@@ -18,14 +18,12 @@ import pytest
 
 from bot.release.gate import rouge_l
 from tests.fakes.seed_teacher import SeedTeacher
-from tests.leaves import knowledge
 from tests.release.test_pipeline import MODEL, REPO, TINY_CPU, World
 from tests.release.test_pipeline import world as world  # the fixture, shared with the tiny releases
 
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 CLEANING = "compositional_skills/household/cleaning/qna.yaml"
 MASCOT = "compositional_skills/trivia/mascot/qna.yaml"
-LAKE = "knowledge/geography/lakes/qna.yaml"
 GENERAL = "\n".join(
     json.dumps({"topic": topic, "question": q, "answer": a})
     for topic, q, a in [
@@ -104,9 +102,9 @@ def real_world(world: World, smollm2_model: Path) -> World:
 
 
 def release_of(world: World, smollm2_model: Path, path: str, text: str) -> str:
-    # A knowledge leaf rides along: the trainer needs knowledge records (and it is asked multiple choice).
+    # Skills only: the release trains one stacked pass over an empty knowledge set and the skills.
     files = {".taxbot.yaml": release_config(smollm2_model, world.teacher.base_url), "general.jsonl": GENERAL,
-             "safety.jsonl": SAFETY, LAKE: knowledge(), path: text}  # fmt: skip
+             "safety.jsonl": SAFETY, path: text}  # fmt: skip
     return world.commit(files, "Merge pull request #7 from alice/leaf\n\nAdd a leaf")
 
 

@@ -295,7 +295,8 @@ MAX_NEW_TOKENS = 12
 # Each step sees every generated pair once, in one pack: six steps of about 330 tokens in all.
 SMOLLM2_TRAINING = ("[model.precision=float32, run.use_cpu=true, data.max_length=96, data.pack_tokens=384, "
             "phase1.learning_rate=3.0e-3, phase1.effective_batch=5, phase1.warmup_steps=0, "
-            "phase1.lr_scheduler=constant, model.lora.r=8, model.lora.alpha=16]")  # fmt: skip
+            "phase1.lr_scheduler=constant, phase1.min_steps_per_epoch=1, "
+            "model.lora.r=8, model.lora.alpha=16]")  # fmt: skip
 
 
 def freeform(pairs: dict[str, str]) -> str:
@@ -307,7 +308,7 @@ def freeform(pairs: dict[str, str]) -> str:
 def real_config(model: Path) -> str:
     return (
         f"release:\n  hub_repo: org/taxonomy-model\n  base_model: {model}\n  per_leaf: 5\n"
-        f"gate:\n  kept_leaves: 1\n  max_new_tokens: {MAX_NEW_TOKENS}\n  general_set: general.jsonl\n"
+        f"gate:\n  kept_leaves: 1\n  max_new_tokens: {MAX_NEW_TOKENS}\n  general_set: general.jsonl\n  judge: false\n"
         "trial:\n  steps: 6\n  pairs_per_leaf: 5\n  replay: 0\n  min_gain: 0.1\n  max_regression: 0.25\n"
         f"  train_overrides: {SMOLLM2_TRAINING}\n"
     )
