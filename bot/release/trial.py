@@ -298,27 +298,17 @@ def _train(
             "final_loss": phase["final_loss"], "samples": phase["data"]["samples"]}  # fmt: skip
 
 
-def _general(inputs: TrialInputs, base: str) -> list[GateQuestion]:
-    path = inputs.gate.general_set
+def _question_set(
+    inputs: TrialInputs, base: str, key: str, shipped: str, parse: Callable[[str, str], list[GateQuestion]]
+) -> list[GateQuestion]:
+    """A gate question set (general or safety): the file `gate.<key>` names at the base, or the shipped one."""
+    path = getattr(inputs.gate, key)
     try:
         if path:
-            return parse_general_set(_read_at(inputs.taxonomy_dir, base, path), path)
-        shipped = (files("bot") / "data" / "general_qa.jsonl").read_text(encoding="utf-8")
-        return parse_general_set(shipped, "the shipped general set")
+            return parse(_read_at(inputs.taxonomy_dir, base, path), path)
+        return parse((files("bot") / "data" / shipped).read_text(encoding="utf-8"), f"the shipped {shipped}")
     except (OSError, ValueError, TrialError) as error:
-        raise TrialError(f"cannot read gate.general_set: {error}") from error
-
-
-def _safety(inputs: TrialInputs, base: str) -> list[GateQuestion]:
-    """The release gate's safety set (configured at the base, or shipped): a trial may not regress on it."""
-    path = inputs.gate.safety_set
-    try:
-        if path:
-            return parse_safety_set(_read_at(inputs.taxonomy_dir, base, path), path)
-        shipped = (files("bot") / "data" / "safety_qa.jsonl").read_text(encoding="utf-8")
-        return parse_safety_set(shipped, "the shipped safety set")
-    except (OSError, ValueError, TrialError) as error:
-        raise TrialError(f"cannot read gate.safety_set: {error}") from error
+        raise TrialError(f"cannot read gate.{key}: {error}") from error
 
 
 def _gate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
@@ -327,10 +317,11 @@ def _gate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work:
     plan, trained = journal.result("plan") or {}, journal.result("train") or {}
     leaves = _leaves(inputs, plan["head"])
     changed = set(plan["leaves"])
+    general = _question_set(inputs, plan["base"], "general_set", "general_qa.jsonl", parse_general_set)
+    safety = _question_set(inputs, plan["base"], "safety_set", "safety_qa.jsonl", parse_safety_set)
     questions = gate_questions([leaves[p] for p in sorted(changed)],
                                [leaf for path, leaf in sorted(leaves.items()) if path not in changed],
-                               _general(inputs, plan["base"]), inputs.gate.kept_leaves,
-                               _safety(inputs, plan["base"]))  # fmt: skip
+                               general, inputs.gate.kept_leaves, safety)  # fmt: skip
     settings = replace(inputs.gate, min_gain=inputs.trial.min_gain, max_regression=inputs.trial.max_regression)
     edges.log(f"gate: {len(questions)} questions for the release and the trial model")
     try:
