@@ -50,6 +50,7 @@ class Plan:
     duplicate_cutoff: float = 90.0
     chunk_tokens: int = 1000
     seeds_per_prompt: int = 3  # seeds shown per request, rotated across requests for variety
+    samples: int = 4  # replies asked per prompt in one request (OpenAI's `n`) where the teacher gives them
     overshoot: float = 1.5  # ask for more than needed: the judge and the duplicate filter drop some
     max_rounds: int = 3
     every_chunk: bool = True  # each chunk of a knowledge document reaches the teacher at least once
@@ -171,25 +172,23 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
         need = plan.target - len(outcome.kept)
         if need <= 0:
             break
-        generation_calls = math.ceil(math.ceil(need * plan.overshoot) / shape.per_call)
-        if leaf.kind is LeafKind.KNOWLEDGE and plan.every_chunk and round_number == 0:
-            generation_calls = max(generation_calls, len(chunks))
+        every_chunk = leaf.kind is LeafKind.KNOWLEDGE and plan.every_chunk and round_number == 0
+        completions = math.ceil(math.ceil(need * plan.overshoot) / shape.per_call)
+        prompts = _prompt_samples(completions, _samples(plan, shape.per_call), len(chunks) if every_chunk else 1)
         jobs = []
-        for _ in range(generation_calls):
-            jobs.append(_generate_once(leaf, client, seeds, chunks, call, shape, item_tokens, lengths, plan))
+        for samples in prompts:
+            jobs.append(_generate_once(leaf, client, seeds, chunks, call, shape, item_tokens, lengths, plan, samples))
             call += 1
         fresh: list[Candidate] = []
         results = await asyncio.gather(*jobs)
-        for result in results:
-            if isinstance(result, str):
-                outcome.failed_requests += 1
-                outcome.note(result)
-                continue
-            found, unusable, cut = result
-            outcome.candidates += len(found) + unusable
-            outcome.dropped["unusable item"] += unusable
-            outcome.cut_replies += cut
-            fresh += found
+        for written in results:
+            outcome.failed_requests += len(written.failed)
+            for failure in written.failed:
+                outcome.note(failure)
+            outcome.candidates += len(written.found) + written.unusable
+            outcome.dropped["unusable item"] += written.unusable
+            outcome.cut_replies += written.cuts
+            fresh += written.found
         unique = []
         for candidate in fresh:
             if reason := duplicates.verdict(candidate, grounded):
@@ -199,7 +198,7 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
             else:
                 unique.append(candidate)
         await _judge(leaf, client, plan, unique, outcome)
-        if all(isinstance(result, str) for result in results):
+        if all(written.failed and not written.found and not written.unusable for written in results):
             break  # every request failed after its retries: another round would fail the same way
     if len(outcome.kept) > plan.target:
         outcome.dropped["over the target"] += len(outcome.kept) - plan.target
@@ -235,7 +234,8 @@ def leaf_requests(leaf: Leaf, plan: Plan, endpoint: Endpoint, tokens: Callable[[
     """The requests one round for `plan.target` pairs makes: the estimate before a run."""
     _, per_call = first_shape(leaf, plan, endpoint.context_tokens, endpoint.max_tokens, tokens)
     asked = math.ceil(plan.target * plan.overshoot)
-    return math.ceil(asked / per_call) + math.ceil(asked / plan.judge_batch)
+    prompts = _prompt_samples(math.ceil(asked / per_call), _samples(plan, per_call))
+    return len(prompts) + math.ceil(asked / plan.judge_batch)
 
 
 def _rotated(seeds: list[Candidate], call: int, count: int) -> list[Candidate]:
@@ -260,6 +260,30 @@ def _prompt_tokens(client: ModelClient, messages: list[Message]) -> int:
     return sum(client.tokens(m["content"]) for m in messages) + _MARGIN_TOKENS
 
 
+@dataclass
+class _Written:
+    """What one prompt's samples gave: candidates, unusable items, cut replies, and a note per failed sample."""
+
+    found: list[Candidate] = field(default_factory=list)
+    unusable: int = 0
+    cuts: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def _samples(plan: Plan, per_call: int) -> int:
+    """Replies asked per prompt: as many as make up the `plan.per_call` items one reply would carry where the
+    context lets it (at most `plan.samples`), so long seeds cost no more requests than short ones, and
+    leaves whose replies hold all their items keep a prompt of their own per reply, for variety."""
+    return max(1, min(plan.samples, math.ceil(plan.per_call / max(1, per_call))))
+
+
+def _prompt_samples(completions: int, samples: int, prompts: int = 1) -> list[int]:
+    """The replies asked of each prompt: `completions` spread evenly over as few prompts as `samples` per
+    prompt allows, and over at least `prompts` (each asked at least once)."""
+    prompts = max(prompts, math.ceil(completions / max(1, samples)))
+    return [max(1, completions // prompts + (1 if i < completions % prompts else 0)) for i in range(prompts)]
+
+
 async def _generate_once(
     leaf: Leaf,
     client: ModelClient,
@@ -270,12 +294,14 @@ async def _generate_once(
     item_tokens: int,
     lengths: Lengths,
     plan: Plan,
-) -> tuple[list[Candidate], int, int] | str:
-    """One generation request, sized to the teacher's context and reshaped when a reply is cut; its failure
-    is a note, never the run's. Returns (candidates, unusable items, cut replies) or the note."""
+    samples: int = 1,
+) -> _Written:
+    """`samples` replies to one generation prompt (one request where the teacher gives several choices),
+    sized to the teacher's context and reshaped when a reply is cut; a failure is a note, never the run's."""
     grounded = leaf.kind is LeafKind.GROUNDED_SKILL
     context = client.endpoint.context_tokens
-    cuts = 0
+    written = _Written()
+    pending = samples
     for _attempt in range(3):
         # Fewer seeds shown, then fewer items asked, until the prompt and the reply fit the context.
         count = shape.per_call
@@ -286,7 +312,9 @@ async def _generate_once(
             messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
         room = context - _prompt_tokens(client, messages)
         if room < item_tokens // 2:
-            return f"generation request: the prompt leaves no room for a reply in {context} tokens"
+            note = f"generation request: the prompt leaves no room for a reply in {context} tokens"
+            written.failed += [note] * pending
+            return written
         count = max(1, min(count, room // max(1, item_tokens)))
         if count != shape.per_call:
             messages, chunk = _prompt(leaf, seeds, chunks, call, examples, count)
@@ -294,29 +322,42 @@ async def _generate_once(
         max_tokens = max(16, min(room, max(shape.max_tokens, math.ceil(item_tokens * 1.25))))
         variant = f"{PIPELINE_VERSION}/{leaf.path}#{call}/{count}x{max_tokens}"
         try:
-            answered = await client.ask(
+            answers = await client.ask_samples(
                 messages,
                 lambda text: read_candidates(text, grounded),
+                pending,
                 variant=variant,
                 schema=candidates_schema(count, grounded, lengths),
                 max_tokens=max_tokens,
             )
-        except ReplyCutError:
-            cuts += 1
-            if shape.per_call == 1 and shape.max_tokens >= room:
-                return f"generation request: one item does not fit in {room} reply tokens (cut at max_tokens)"
+        except EndpointError as error:
+            written.failed += [f"generation request: {error}"] * pending
+            return written
+        pending = 0
+        for answered in answers:
+            if isinstance(answered, ReplyCutError):
+                written.cuts += 1
+                pending += 1  # asked again, reshaped
+            elif isinstance(answered, ReplyFormatError):
+                written.failed.append(f"generation request: {answered}")
+            else:
+                found, unusable = answered.value
+                if answered.cut:  # items before the cut are kept; the next requests are shaped to fit
+                    written.cuts += 1
+                if chunk is not None:
+                    found = [Candidate(c.question, c.answer, chunk) for c in found]
+                written.found += found[:count]
+                written.unusable += unusable + max(0, len(found) - count)
+        if any(isinstance(a, ReplyCutError) or (not isinstance(a, ReplyFormatError) and a.cut) for a in answers):
+            if pending and shape.per_call == 1 and shape.max_tokens >= room:
+                note = f"generation request: one item does not fit in {room} reply tokens (cut at max_tokens)"
+                written.failed += [note] * pending
+                return written
             shape.after_cut(room)
-            continue
-        except (EndpointError, ReplyFormatError) as error:
-            return f"generation request: {error}"
-        found, unusable = answered.value
-        if answered.cut:  # items before the cut are kept; the next requests are shaped to fit
-            cuts += 1
-            shape.after_cut(room)
-        if chunk is not None:
-            found = [Candidate(c.question, c.answer, chunk) for c in found]
-        return found[:count], unusable + max(0, len(found) - count), cuts
-    return "generation request: every reply was cut at max_tokens"
+        if not pending:
+            return written
+    written.failed += ["generation request: every reply was cut at max_tokens"] * pending
+    return written
 
 
 def _batches(client: ModelClient, plan: Plan, candidates: list[Candidate]) -> list[list[Candidate]]:

@@ -205,16 +205,26 @@ def _server_reason(error: openai.APIStatusError) -> str:
     return " ".join(str(text).split())[:300]
 
 
-def _refuses_response_format(error: openai.APIStatusError) -> bool:
-    # llama-cpp-python answers a json_schema response_format with HTTP 500 (a pydantic literal error naming
-    # response_format); other servers say 400 or 422. The body naming the field is what tells them apart.
-    if error.status_code not in (400, 422, 500):
-        return False
+def _error_text(error: openai.APIStatusError) -> str:
     text = json.dumps(error.body) if error.body is not None else ""
     if error.response is not None:
         with contextlib.suppress(UnicodeDecodeError, AttributeError):
             text += error.response.text
-    return "response_format" in text
+    return text
+
+
+def _refuses_response_format(error: openai.APIStatusError) -> bool:
+    # llama-cpp-python answers a json_schema response_format with HTTP 500 (a pydantic literal error naming
+    # response_format); other servers say 400 or 422. The body naming the field is what tells them apart.
+    return error.status_code in (400, 422, 500) and "response_format" in _error_text(error)
+
+
+def _refuses_samples(error: openai.APIStatusError) -> bool:
+    # llama.cpp's own server answers `n` > 1 with "Only one completion choice is allowed"; a validating
+    # server names the field. Taking another error for this one costs requests, never replies.
+    text = _error_text(error)
+    named = "choice" in text.lower() or re.search(r"""['"`]n['"`]|\bn must\b""", text) is not None
+    return error.status_code in (400, 422, 500) and named
 
 
 def _connection_reason(error: BaseException) -> str:
@@ -245,6 +255,7 @@ class _Server:
     broken: str | None = None  # why the breaker opened
     connection_failures: int = 0
     busy: int = 0
+    samples: bool = True  # answers `n` > 1 with n choices; False once it refused or ignored `n`
 
 
 BREAKER_AFTER = 3
@@ -260,6 +271,7 @@ class ModelClient:
     stats: CallStats = field(default_factory=CallStats)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     chars_per_token: float = 3.0  # until a probe measures the teacher's own tokenizer
+    dropped: list[str] = field(default_factory=list)  # replicas left out while others answer, and why
     _servers: list[_Server] | None = field(default=None, init=False, repr=False)
 
     def _pool(self) -> list[_Server]:
@@ -306,23 +318,29 @@ class ModelClient:
             messages: list[Message] = [{"role": "user", "content": sample}]
             while True:
                 try:
-                    response = await server.client.chat.completions.create(
-                        model=server.endpoint.model, messages=messages, max_tokens=1, temperature=0.0,  # type: ignore[arg-type]
-                        extra_body=self._format_args(server.mode, probe_schema) or None,
-                    )  # fmt: skip
+                    # Two choices, sampled (a server may refuse `n` > 1 when greedy): whether the server gives
+                    # `n` is learned here, not on real requests.
+                    response = await self._post(server, messages, 1.0, 1, probe_schema, None, 2)
+                    if len(self._replies(server, response)) < 2:
+                        server.samples = False
                 except openai.APIStatusError as error:
                     if server.mode is not OutputMode.TEXT and _refuses_response_format(error):
                         server.mode = _LADDER[_LADDER.index(server.mode) + 1]
                         continue
+                    if server.samples and (error.status_code in (400, 422) or _refuses_samples(error)):
+                        server.samples = False  # asked again without `n` before the server is taken as refusing
+                        continue
                     if error.status_code in (408, 409, 429) or error.status_code >= 500:
                         return None  # busy, not refusing: the real requests retry
-                    server.broken = f"HTTP {error.status_code}: {_server_reason(error)}"
+                    self._break(server, f"HTTP {error.status_code}: {_server_reason(error)}")
                     return None
                 except (openai.APITimeoutError, openai.APIConnectionError) as error:
-                    server.broken = _connection_reason(error)
+                    self._break(server, _connection_reason(error))
                     return None
-                usage = getattr(response, "usage", None)
-                prompt_tokens = getattr(usage, "prompt_tokens", 0) if usage is not None else 0
+                except (openai.APIResponseValidationError, TypeError, ValueError):
+                    return None  # a broken body: the real requests retry
+                usage = response.get("usage") if isinstance(response, dict) else None
+                prompt_tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
                 return len(sample) / prompt_tokens if isinstance(prompt_tokens, int) and prompt_tokens > 0 else None
 
         ratios = [r for r in await asyncio.gather(*(one(s) for s in self._pool())) if r]
@@ -340,6 +358,13 @@ class ModelClient:
         # llama.cpp's own extension: a json_object with a schema is compiled to a grammar.
         return {"response_format": {"type": "json_object", "schema": schema}}
 
+    def _break(self, server: _Server, reason: str) -> None:
+        """Open `server`'s breaker; a replica left out while others answer is said once, with its reason."""
+        if server.broken is None:
+            server.broken = reason
+            if len(self._pool()) > 1:
+                self.dropped.append(f"teacher replica {server.endpoint.base_url} left out: {reason}")
+
     async def _request(
         self,
         messages: list[Message],
@@ -347,65 +372,77 @@ class ModelClient:
         max_tokens: int,
         schema: dict[str, Any] | None,
         seed: int | None,
-    ) -> Reply:
+        n: int = 1,
+    ) -> list[Reply]:
+        """`n` replies to one prompt: one request asking for `n` choices where the server gives them, else
+        (remembered per server) one request per reply, each with its own seed."""
+        replies = await self._send(messages, temperature, max_tokens, schema, seed, n)
+        if len(replies) < n:
+            seeds = [None if seed is None else (seed + i) % 2**32 for i in range(len(replies), n)]
+            more = await asyncio.gather(*(self._send(messages, temperature, max_tokens, schema, s, 1) for s in seeds))
+            replies += [reply for sent in more for reply in sent]
+        return replies
+
+    async def _send(
+        self,
+        messages: list[Message],
+        temperature: float,
+        max_tokens: int,
+        schema: dict[str, Any] | None,
+        seed: int | None,
+        n: int,
+    ) -> list[Reply]:
+        """One request's replies: `n` of them, or fewer where the server does not give `n` choices."""
         last: Exception | None = None
         retry = 0
         while True:
             server = self._pick()
             wait: float | None = None
             server.busy += 1  # counted while queued too, so the next pick goes to the freer replica
-            async with server.gate:
-                self.stats.requests += 1
-                started = time.monotonic()
-                try:
-                    # Passed as extra_body, which openai sends as is: its own transform walks every key of
-                    # a schema, and costs more client CPU than the rest of the request.
-                    extra = self._format_args(server.mode, schema) | ({"seed": seed} if seed is not None else {})
-                    response = await server.client.chat.completions.create(
-                        model=server.endpoint.model,
-                        messages=messages,  # type: ignore[arg-type]
-                        temperature=temperature,
-                        max_tokens=max_tokens,
-                        extra_body=extra or None,
-                    )
-                    # openai does not wrap a broken 200 body: it hands back a str, or `choices` of None.
-                    choice = response.choices[0] if response.choices else None
-                    text = choice.message.content if choice is not None else None
-                    if text is None:
-                        raise ValueError("the endpoint answered with no message")
-                    server.connection_failures = 0
-                    usage = response.usage
-                    if usage is not None:
-                        self.stats.prompt_tokens += usage.prompt_tokens or 0
-                        self.stats.completion_tokens += usage.completion_tokens or 0
-                    return Reply(text, choice.finish_reason if choice is not None else None)
-                except openai.APIStatusError as error:
-                    server.connection_failures = 0
-                    if schema is not None and server.mode is not OutputMode.TEXT and _refuses_response_format(error):
-                        server.mode = _LADDER[_LADDER.index(server.mode) + 1]
-                        continue  # the same request one step down the ladder: not a retry
-                    if isinstance(error, (openai.RateLimitError, openai.InternalServerError)) or error.status_code in (
-                        408,
-                        409,
-                    ):
-                        last, wait = error, _retry_after(error)
-                    else:
-                        self.stats.failures += 1
-                        reason = f"{server.endpoint.base_url} refused the request: HTTP {error.status_code}: "
-                        if error.status_code in (401, 403, 404):  # every later request would get the same
-                            server.broken = f"HTTP {error.status_code}: {_server_reason(error)}"
-                        raise EndpointError(reason + _server_reason(error)) from error
-                except (openai.APITimeoutError, openai.APIConnectionError) as error:
-                    last = error
-                    if not isinstance(error, openai.APITimeoutError):
-                        server.connection_failures += 1
-                        if server.connection_failures >= BREAKER_AFTER:
-                            server.broken = _connection_reason(error)
-                except (openai.APIResponseValidationError, AttributeError, IndexError, TypeError, ValueError) as error:
-                    last = error  # a malformed body
-                finally:
-                    server.busy -= 1
-                    self.stats.seconds += time.monotonic() - started
+            try:
+                async with server.gate:
+                    self.stats.requests += 1
+                    started = time.monotonic()
+                    try:
+                        replies = self._replies(server, await self._post(server, messages, temperature,
+                                                                         max_tokens, schema, seed, n))  # fmt: skip
+                        if n > 1 and len(replies) < n:
+                            server.samples = False  # llama-cpp-python takes `n` and gives one choice
+                        return replies
+                    except openai.APIStatusError as error:
+                        server.connection_failures = 0
+                        ladder = schema is not None and server.mode is not OutputMode.TEXT
+                        if ladder and _refuses_response_format(error):
+                            server.mode = _LADDER[_LADDER.index(server.mode) + 1]
+                            continue  # the same request one step down the ladder: not a retry
+                        if n > 1 and server.samples and _refuses_samples(error):
+                            server.samples = False
+                            continue  # the same request for one reply; the caller asks the others apart
+                        if isinstance(error, (openai.RateLimitError, openai.InternalServerError)) or (
+                            error.status_code in (408, 409)
+                        ):
+                            last, wait = error, _retry_after(error)
+                        else:
+                            self.stats.failures += 1
+                            reason = f"{server.endpoint.base_url} refused the request: HTTP {error.status_code}: "
+                            if error.status_code in (401, 403, 404):  # every later request would get the same
+                                self._break(server, f"HTTP {error.status_code}: {_server_reason(error)}")
+                            raise EndpointError(reason + _server_reason(error)) from error
+                    except (openai.APITimeoutError, openai.APIConnectionError) as error:
+                        last = error
+                        if not isinstance(error, openai.APITimeoutError):
+                            server.connection_failures += 1
+                            if server.connection_failures >= BREAKER_AFTER:
+                                self._break(server, _connection_reason(error))
+                    except (openai.APIResponseValidationError, AttributeError, IndexError, TypeError,
+                            ValueError) as error:  # fmt: skip
+                        last = error  # a malformed body
+                    finally:
+                        self.stats.seconds += time.monotonic() - started
+            finally:  # also when the request is cancelled while it waits for the gate
+                server.busy -= 1
+            if server.broken is not None and any(s.broken is None for s in self._pool()):
+                continue  # another replica takes the request: not a retry
             if retry >= self.endpoint.retries or server.broken is not None:
                 break
             backoff = self.endpoint.backoff_s * 2**retry * (0.5 + random.random())  # jitter
@@ -416,6 +453,45 @@ class ModelClient:
         if server.broken is not None:
             raise EndpointError(f"{server.endpoint.base_url} is down: {server.broken}")
         raise EndpointError(f"no answer after {retry + 1} tries: {_describe(last)}")
+
+    async def _post(
+        self,
+        server: _Server,
+        messages: list[Message],
+        temperature: float,
+        max_tokens: int,
+        schema: dict[str, Any] | None,
+        seed: int | None,
+        n: int,
+    ) -> object:
+        # The body goes out as built and comes back as parsed JSON: openai's typed `create` walks every
+        # message and schema key on the way out and builds models on the way back, which cost more client
+        # CPU than the rest of the request.
+        body: dict[str, Any] = {"model": server.endpoint.model, "messages": messages, "temperature": temperature,
+                                "max_tokens": max_tokens, **self._format_args(server.mode, schema)}  # fmt: skip
+        if seed is not None:
+            body["seed"] = seed
+        if n > 1 and server.samples:
+            body["n"] = n
+        return await server.client.post("/chat/completions", cast_to=object, body=body)
+
+    def _replies(self, server: _Server, data: object) -> list[Reply]:
+        """The choices of a completion body; raises ValueError (or TypeError) for a broken one."""
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+            raise ValueError("the endpoint answered with no choices")
+        replies = []
+        for choice in sorted(data["choices"], key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0):
+            message = choice.get("message") if isinstance(choice, dict) else None
+            text = message.get("content") if isinstance(message, dict) else None
+            if not isinstance(text, str):
+                raise ValueError("the endpoint answered with no message")
+            replies.append(Reply(text, choice.get("finish_reason")))
+        server.connection_failures = 0
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            self.stats.completion_tokens += int(usage.get("completion_tokens") or 0)
+        return replies
 
     async def chat(
         self, messages: list[Message], *, temperature: float | None = None, variant: str = "", max_tokens: int = 0
@@ -431,7 +507,7 @@ class ModelClient:
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.stats.cached += 1
             return hit.text
-        reply = await self._request(messages, temperature, max_tokens, None, _seed(variant))
+        (reply,) = await self._request(messages, temperature, max_tokens, None, _seed(variant))
         if reply.cut:
             self.stats.cut_replies += 1
         elif self.cache is not None:
@@ -462,31 +538,71 @@ class ModelClient:
         raises ReplyCutError at once, since asking the same again would be cut the same way. Only replies
         `parse` accepts are cached.
         """
+        (answered,) = await self.ask_samples(
+            messages, parse, 1, variant=variant, schema=schema, max_tokens=max_tokens, temperature=temperature
+        )
+        if isinstance(answered, ReplyFormatError):
+            raise answered
+        return answered
+
+    async def ask_samples(
+        self,
+        messages: list[Message],
+        parse: Callable[[str], T],
+        n: int,
+        *,
+        variant: str = "",
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 0,
+        temperature: float | None = None,
+    ) -> list[Answered[T] | ReplyFormatError]:
+        """`n` samples of a reply to one prompt, each read by `parse` as `ask` reads one: asked in one request
+        for `n` choices where the server gives them (one request each where it does not). Each sample stands
+        alone: cached under its own key, asked again once when unreadable, and a ReplyCutError or
+        ReplyFormatError in its place when it stays unusable; its siblings are kept. Raises EndpointError
+        when the endpoint cannot answer."""
         temperature = self.endpoint.temperature if temperature is None else temperature
         max_tokens = max_tokens or self.endpoint.max_tokens
-        problem: Exception | None = None
+        results: dict[int, Answered[T] | ReplyFormatError] = {}
+        pending = list(range(n))
         for attempt in range(2):
-            key = self.cache_key(messages, temperature, f"{variant}/{attempt}", max_tokens)
-            cached = self.cache.get(key) if self.cache is not None else None
-            reply = cached or await self._request(
-                messages, temperature, max_tokens, schema, _seed(f"{variant}/{attempt}")
-            )
-            if cached is not None:
-                self.stats.cached += 1
-            if reply.cut and cached is None:
-                self.stats.cut_replies += 1
-            try:
-                value = parse(reply.text)
-            except (ValueError, KeyError, TypeError) as error:
-                self.stats.parse_failures += 1
-                problem = error
-                if reply.cut:
-                    raise ReplyCutError(f"the reply was cut at {max_tokens} tokens: {error}") from error
-                continue
-            if self.cache is not None and cached is None:
-                self.cache.put(key, reply)
-            return Answered(value, reply.cut)
-        raise ReplyFormatError(f"the reply could not be read twice: {problem}")
+            keys = {i: self.cache_key(messages, temperature, _sample(variant, attempt, i), max_tokens) for i in pending}
+            replies: dict[int, tuple[Reply, bool]] = {}
+            for i in pending:
+                if self.cache is not None and (hit := self.cache.get(keys[i])) is not None:
+                    self.stats.cached += 1
+                    replies[i] = (hit, True)
+            asked = [i for i in pending if i not in replies]
+            if asked:
+                seed = _seed(_sample(variant, attempt, asked[0]))
+                fresh = await self._request(messages, temperature, max_tokens, schema, seed, len(asked))
+                replies |= {i: (reply, False) for i, reply in zip(asked, fresh, strict=False)}
+            pending = []
+            for i, (reply, cached) in sorted(replies.items()):
+                if reply.cut and not cached:
+                    self.stats.cut_replies += 1
+                try:
+                    value = parse(reply.text)
+                except (ValueError, KeyError, TypeError) as error:
+                    self.stats.parse_failures += 1
+                    if reply.cut:
+                        results[i] = ReplyCutError(f"the reply was cut at {max_tokens} tokens: {error}")
+                    elif attempt == 0:
+                        pending.append(i)
+                    else:
+                        results[i] = ReplyFormatError(f"the reply could not be read twice: {error}")
+                    continue
+                if self.cache is not None and not cached:
+                    self.cache.put(keys[i], reply)
+                results[i] = Answered(value, reply.cut)
+            if not pending:
+                break
+        return [results[i] for i in range(n)]
+
+
+def _sample(variant: str, attempt: int, index: int) -> str:
+    """The variant of one sample of one try: the first sample's is a single reply's, so their cache is shared."""
+    return f"{variant}/{attempt}" if index == 0 else f"{variant}/{attempt}/{index}"
 
 
 def _seed(variant: str) -> int | None:

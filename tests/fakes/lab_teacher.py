@@ -75,7 +75,12 @@ class LabTeacher:
     broken_item_every: int = 0
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    def __call__(self, request: dict[str, Any]) -> str:
+    def __call__(self, request: dict[str, Any]) -> str | list[str]:
+        """A reply, or as a real server samples them, `n` different ones when the request asks `n` choices."""
+        n = int(request.get("n") or 1)
+        return self._reply(request) if n == 1 else [self._reply(request) for _ in range(n)]
+
+    def _reply(self, request: dict[str, Any]) -> str:
         system = request["messages"][0]["content"]
         if not system.startswith("taxbot:"):  # the client's probe, or a plain chat
             return '{"ok": true}'

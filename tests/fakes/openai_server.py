@@ -81,6 +81,7 @@ class FakeOpenAI:
         self.model = model
         self.api_key = api_key
         self._ids = itertools.count(1)
+        self._one_choice = False
         self._server = LoopbackServer(self._handle)
 
     @property
@@ -209,6 +210,15 @@ class FakeOpenAI:
 
         self._add(Fault(self._chat_matcher(asks), times, reply=lambda _: reply))
 
+    def refuse_samples(self, *, times: int | None = None) -> None:
+        """Refuse requests asking `n` > 1 choices, as llama.cpp's own server does (HTTP 400)."""
+        reply = _error(400, "Only one completion choice is allowed", "invalid_request_error")
+        self._add(Fault(self._chat_matcher(lambda body: _n(body) > 1), times, reply=lambda _: reply))
+
+    def ignore_samples(self) -> None:
+        """Give one choice whatever `n` asks, as llama-cpp-python does (it takes the field and ignores it)."""
+        self._one_choice = True
+
     def clear_faults(self) -> None:
         self._server.clear_faults()
 
@@ -239,11 +249,12 @@ class FakeOpenAI:
             return _error(400, "you must provide a model parameter", "invalid_request_error")
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             return _error(400, "'messages' must contain at least one message.", "invalid_request_error")
-        answer = self.script(body)
+        n = 1 if self._one_choice else _n(body)
+        answer = self.script({**body, "n": 1} if self._one_choice else body)
         if isinstance(answer, dict):
             return Reply(200, answer)
         contents = [answer] if isinstance(answer, str) else answer
-        contents = list(itertools.islice(itertools.cycle(contents), _n(body)))
+        contents = list(itertools.islice(itertools.cycle(contents), n))
         # As a real server does: a reply longer than max_tokens (counted in words here) is cut there.
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         if isinstance(limit, int) and any(_tokens(c) > limit for c in contents):

@@ -265,3 +265,111 @@ def test_a_pool_of_replicas_each_with_its_own_cap() -> None:
 def test_replicas_from_a_comma_separated_variable() -> None:
     endpoint = endpoint_from({"model": "m"}, {"TAXBOT_TEACHER_URL": "http://a/v1, http://b/v1"}, "TAXBOT_TEACHER")
     assert endpoint is not None and [e.base_url for e in endpoint.all] == ["http://a/v1", "http://b/v1"]
+
+
+def _numbered(request: dict[str, object]) -> list[str]:
+    """A different JSON reply per choice asked, as a sampling server writes them."""
+    return [f'{{"sample": {i}}}' for i in range(int(request.get("n") or 1))]  # type: ignore[call-overload]
+
+
+def _read(text: str) -> int:
+    value = extract_json(text)
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    return int(value["sample"])
+
+
+def test_samples_of_one_prompt_come_in_one_request(teacher_server: FakeOpenAI) -> None:
+    teacher_server.script = _numbered
+    client = client_for(teacher_server)
+    answers = asyncio.run(client.ask_samples(HELLO, _read, 3, variant="v"))
+    assert [a.value for a in answers if not isinstance(a, Exception)] == [0, 1, 2]
+    assert [r.get("n") for r in teacher_server.chat_requests] == [3]
+    assert client.stats.requests == 1
+
+
+def test_a_server_ignoring_n_gets_one_request_per_sample_remembered(teacher_server: FakeOpenAI) -> None:
+    teacher_server.script = _numbered
+    teacher_server.ignore_samples()  # llama-cpp-python: takes `n`, gives one choice
+    client = client_for(teacher_server)
+
+    async def twice() -> tuple[list[object], int]:
+        first = await client.ask_samples(HELLO, _read, 3, variant="a")
+        made = client.stats.requests
+        await client.ask_samples(HELLO, _read, 2, variant="b")
+        return list(first), made
+
+    first, made = asyncio.run(twice())
+    assert len([a for a in first if not isinstance(a, Exception)]) == 3
+    assert made == 3  # the first asked for 3 and got 1; the other two were asked apart
+    later = teacher_server.chat_requests[3:]
+    assert len(later) == 2 and all("n" not in r for r in later)  # remembered: `n` is not asked again
+
+
+def test_a_server_refusing_n_is_learned_at_the_probe(teacher_server: FakeOpenAI) -> None:
+    teacher_server.script = _numbered
+    teacher_server.refuse_samples()  # llama.cpp's server: "Only one completion choice is allowed"
+    client = client_for(teacher_server)
+
+    async def probed() -> tuple[int, list[object]]:
+        await client.probe()
+        return len(teacher_server.chat_requests), list(await client.ask_samples(HELLO, _read, 2, variant="v"))
+
+    asked, answers = asyncio.run(probed())
+    assert len([a for a in answers if not isinstance(a, Exception)]) == 2
+    assert len(teacher_server.chat_requests) == asked + 2 and client.stats.failures == 0  # none refused
+
+
+def test_a_server_refusing_n_mid_run_gets_the_samples_apart(teacher_server: FakeOpenAI) -> None:
+    teacher_server.script = _numbered
+    teacher_server.refuse_samples()
+    client = client_for(teacher_server)
+    answers = asyncio.run(client.ask_samples(HELLO, _read, 3, variant="v"))
+    assert len([a for a in answers if not isinstance(a, Exception)]) == 3
+    assert client.stats.requests == 4 and client.stats.failures == 0  # the refused one, then three
+
+
+def test_an_unreadable_sample_loses_only_itself(teacher_server: FakeOpenAI, tmp_path: Path) -> None:
+    three = ['{"sample": 0}', "no json here", '{"sample": 2}']
+    teacher_server.script = lambda request: three if request.get("n") else "still no json"
+    client = ModelClient(Endpoint(teacher_server.base_url, "m"), ReplyCache(tmp_path), sleep=_no_sleep)
+    answers = asyncio.run(client.ask_samples(HELLO, _read, 3, variant="v"))
+    assert [a.value if not isinstance(a, Exception) else "lost" for a in answers] == [0, "lost", 2]
+    # The bad sample was asked again once, alone; its readable siblings were cached and are not asked again.
+    assert [r.get("n") for r in teacher_server.chat_requests] == [3, None]
+    again = ModelClient(Endpoint(teacher_server.base_url, "m"), ReplyCache(tmp_path), sleep=_no_sleep)
+    asyncio.run(again.ask_samples(HELLO, _read, 3, variant="v"))
+    assert again.stats.cached == 2
+
+
+def test_requests_cancelled_in_the_queue_leave_every_replica_in_use() -> None:
+    with FakeOpenAI() as one, FakeOpenAI() as two:
+        one.script, two.script = InFlight(lambda r: "one", 0.01), InFlight(lambda r: "two", 0.3)
+        endpoint = endpoint_from({"url": [one.base_url, two.base_url], "model": "m", "concurrency": 1}, {}, "T")
+        assert endpoint is not None
+        client = ModelClient(endpoint, sleep=_no_sleep)
+
+        async def run() -> list[str]:
+            queued = [asyncio.ensure_future(client.chat(HELLO, variant=f"gone {i}")) for i in range(10)]
+            await asyncio.sleep(0.15)
+            for request in queued:  # the fast replica's are answered; the slow one's still wait for its slot
+                request.cancel()
+            await asyncio.gather(*queued, return_exceptions=True)
+            return list(await asyncio.gather(*(client.chat(HELLO, variant=str(i)) for i in range(6))))
+
+        replies = asyncio.run(run())
+        assert replies.count("one") == 3 and replies.count("two") == 3
+
+
+def test_a_dead_replica_in_a_live_pool_is_one_note_with_its_url_and_reason(teacher_server: FakeOpenAI) -> None:
+    dead = _dead_url()
+    endpoint = endpoint_from({"url": [dead, teacher_server.base_url], "model": "m"}, {}, "T")
+    assert endpoint is not None
+    client = ModelClient(endpoint, sleep=_no_sleep)
+
+    async def run() -> list[str]:
+        await client.probe()
+        return list(await asyncio.gather(*(client.chat(HELLO, variant=str(i)) for i in range(4))))
+
+    assert len(asyncio.run(run())) == 4
+    assert client.dropped == [f"teacher replica {dead} left out: Connection refused"]
