@@ -278,9 +278,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     store = Store(cache_dir / "store") if args.full else None
     client = ModelClient(endpoint, ReplyCache(cache_dir / "replies"))
     guess = estimate(leaves, plan, store, endpoint.model, mode, endpoint)
+    apart = f" ({guess.requests_apart} where the teacher gives one reply per request)"
     print(
         f"estimate: {guess.leaves_to_generate} leaves to generate, {guess.leaves_replayed} replayed from the "
-        f"store, about {guess.requests} requests and {guess.output_bytes / 1e6:.1f} MB of data",
+        f"store, about {guess.requests} requests{apart if guess.requests_apart > guess.requests else ''} "
+        f"and {guess.output_bytes / 1e6:.1f} MB of data",
         file=sys.stderr,
     )
     if args.estimate:

@@ -57,6 +57,7 @@ class Estimate:
     leaves_replayed: int
     requests: int
     output_bytes: int
+    requests_apart: int = 0  # where the teacher gives one choice per request (llama.cpp), not `n`
 
 
 def estimate(
@@ -73,10 +74,11 @@ def estimate(
         // max(1, len(leaf.seed_examples))
         for leaf in missing
     )
-    requests = sum(leaf_requests(leaf, plan, endpoint or Endpoint("-", model), tokens) for leaf in missing) + (
-        1 if missing else 0
-    )
-    return Estimate(len(missing), len(leaves) - len(missing), requests, size)
+    endpoint = endpoint or Endpoint("-", model)
+    probe = 1 if missing else 0
+    requests = sum(leaf_requests(leaf, plan, endpoint, tokens) for leaf in missing) + probe
+    apart = sum(leaf_requests(leaf, plan, endpoint, tokens, samples=False) for leaf in missing) + probe
+    return Estimate(len(missing), len(leaves) - len(missing), requests, size, apart)
 
 
 Progress = Callable[[LeafReport, int, int], None]
@@ -219,6 +221,7 @@ def summary(reports: Sequence[LeafReport], client: ModelClient, seconds: float, 
             else f"{len(paths)} leaves ({', '.join(paths[:3])}{', ...' if len(paths) > 3 else ''})"
         )
         lines.append(f"note: {where}: {note}")
+    lines += [f"note: {dropped}" for dropped in client.dropped]
     return "\n".join(lines)
 
 

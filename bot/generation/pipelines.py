@@ -230,12 +230,15 @@ def first_shape(
     return item_tokens, max(1, min(plan.per_call, room // item_tokens, max_tokens // item_tokens))
 
 
-def leaf_requests(leaf: Leaf, plan: Plan, endpoint: Endpoint, tokens: Callable[[str], int]) -> int:
-    """The requests one round for `plan.target` pairs makes: the estimate before a run."""
+def leaf_requests(
+    leaf: Leaf, plan: Plan, endpoint: Endpoint, tokens: Callable[[str], int], samples: bool = True
+) -> int:
+    """The requests one round for `plan.target` pairs makes: the estimate before a run. `samples`: the
+    teacher gives several choices per request (else each sample is a request of its own)."""
     _, per_call = first_shape(leaf, plan, endpoint.context_tokens, endpoint.max_tokens, tokens)
     asked = math.ceil(plan.target * plan.overshoot)
     prompts = _prompt_samples(math.ceil(asked / per_call), _samples(plan, per_call))
-    return len(prompts) + math.ceil(asked / plan.judge_batch)
+    return (len(prompts) if samples else sum(prompts)) + math.ceil(asked / plan.judge_batch)
 
 
 def _rotated(seeds: list[Candidate], call: int, count: int) -> list[Candidate]:

@@ -491,6 +491,21 @@ def test_a_dead_teacher_is_one_message_with_its_reason(
     assert f"{dead}: Connection refused" in err and err.count("Connection refused") == 1
 
 
+def test_a_dead_replica_in_a_live_pool_is_one_note_and_the_run_goes_on(
+    teacher: FakeOpenAI, taxonomy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    monkeypatch.setenv("TAXBOT_TEACHER_URL", f"{dead},{teacher.base_url}")
+    assert generate(taxonomy, tmp_path / "out", "--full", "--per-leaf", "5") == 0
+    out = capsys.readouterr().out
+    assert f"note: teacher replica {dead} left out: Connection refused" in out
+    assert out.count("Connection refused") == 1
+
+
 def test_the_estimate_is_within_half_again_of_the_requests_made(
     teacher: FakeOpenAI, taxonomy: Path, tmp_path: Path, capsys
 ) -> None:
@@ -500,6 +515,20 @@ def test_the_estimate_is_within_half_again_of_the_requests_made(
     estimated = int(capsys.readouterr().err.split("about ")[1].split(" requests")[0])
     made = summary_of(tmp_path / "out")["requests"]
     assert made / 1.5 <= estimated <= made * 1.5, (estimated, made)
+
+
+def test_the_estimate_names_the_requests_of_a_teacher_giving_one_reply_per_request(
+    teacher: FakeOpenAI, taxonomy: Path, tmp_path: Path, capsys
+) -> None:
+    teacher.ignore_samples()  # llama-cpp-python: `n` is taken and ignored
+    write_tree(taxonomy, {GROUNDED: long_grounded_skill(words=120)})
+    set_teacher(taxonomy, max_tokens=500)
+    assert generate(taxonomy, tmp_path / "out", "--full", "--per-leaf", "12") == 0
+    line = capsys.readouterr().err.split("about ")[1]
+    together, apart = int(line.split(" requests")[0]), int(line.split("(")[1].split(" where")[0])
+    made = summary_of(tmp_path / "out")["requests"]
+    assert together < apart and made / 1.5 <= apart <= made * 1.5, (together, apart, made)
+    assert all("n" not in r for r in asked(teacher))  # learned at the probe: no request asked for `n`
 
 
 def test_a_cache_of_an_older_pipeline_is_not_replayed(
