@@ -1,15 +1,18 @@
 """Benchmark: `taxbot generate` wall time against the ideal, with the teacher at a fixed latency.
 
 Run by hand:  python bench/bench_generate.py [--latency 0.05] [--concurrency 8] [--per-leaf 20]
-                 [--context-tokens 4096] [--max-tokens 2048]
+                 [--context-tokens 4096] [--max-tokens 2048] [--samples 4] [--repeat 3]
 
 A scripted OpenAI-compatible server on 127.0.0.1 answers every request after `--latency` seconds. It runs
 in its own process, as a remote teacher would, so its threads do not compete with the client for the
-GIL (`--same-process` puts it beside the client, for comparison). The ideal wall time is
-requests x latency / concurrency; goal: within 1.1x of it. It also prints requests per candidate pair
-(goal: at most 0.5; the reference pipelines spend about 3), split by leaf kind: requests are sized to the
-teacher's context, so a grounded skill whose seeds are long is asked for fewer items per request on a small
-context (`--context-tokens 32768 --max-tokens 4096` is a Mixtral-class teacher served by vLLM).
+GIL, and it counts what it received: the requests below are HTTP requests as the teacher saw them, the
+probe included. The ideal wall time is requests x latency / concurrency; goal: within 1.1x of it (the
+median of `--repeat` runs). It also prints requests per candidate pair (goal: at most 0.5; the reference
+pipelines spend about 3), and what generation and the LAB judge each cost in requests and words.
+Requests are sized to the teacher's context: a grounded skill whose seeds are long is asked for fewer
+items per reply on a small context, and for several replies (`n`) in one request where the teacher
+gives them (`--samples 1` is a teacher that does not, such as llama.cpp's servers);
+`--context-tokens 32768 --max-tokens 4096` is a Mixtral-class teacher served by vLLM.
 """
 
 from __future__ import annotations
@@ -17,46 +20,101 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing
+import statistics
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.generation.generate import candidates_made, generate
+from bot.generation.generate import LeafReport, candidates_made, generate
 from bot.generation.pipelines import Plan
 from bot.generation.teacher import Endpoint, ModelClient
-from bot.taxonomy.tree import load_directory
+from bot.taxonomy.tree import Leaf, load_directory
 from tests.fakes.lab_teacher import LabTeacher
 from tests.fakes.openai_server import FakeOpenAI
 
 
+@dataclass
+class Tally:
+    """What the teacher received, counted on its side: HTTP requests, replies and words, by kind of prompt."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    replies: Counter[str] = field(default_factory=Counter)
+    prompt_words: Counter[str] = field(default_factory=Counter)
+    completion_words: Counter[str] = field(default_factory=Counter)
+
+
+class Counted:
+    """The scripted teacher at a fixed latency, counting each request by kind: `generate` (its leaf kind),
+    `judge`, or `probe`. Its answer leaves `latency` seconds after the request was read, its own work
+    included: writing the replies is the teacher's time, not the client's."""
+
+    def __init__(self, latency: float) -> None:
+        self.teacher, self.tally, self.lock, self.latency = LabTeacher(), Tally(), threading.Lock(), latency
+
+    def __call__(self, request: dict[str, Any]) -> str | list[str]:
+        started = time.monotonic()
+        system = request["messages"][0]["content"]
+        kind = system.split(" ", 1)[0].removeprefix("taxbot:") if system.startswith("taxbot:") else "probe"
+        kind = "judge" if kind == "judge" else "probe" if kind == "probe" else f"generate ({kind})"
+        answer = self.teacher(request)
+        replies = [answer] if isinstance(answer, str) else answer
+        with self.lock:
+            self.tally.requests[kind] += 1
+            self.tally.replies[kind] += len(replies)
+            self.tally.prompt_words[kind] += sum(len(str(m["content"]).split()) for m in request["messages"])
+            self.tally.completion_words[kind] += sum(len(r.split()) for r in replies)
+        time.sleep(max(0.0, self.latency - (time.monotonic() - started)))
+        return answer
+
+
 def _serve(latency: float, pipe: Connection) -> None:
-    with FakeOpenAI(LabTeacher()) as server:
-        server.add_latency(latency, times=None)
+    script = Counted(latency)
+    with FakeOpenAI(script) as server:
         pipe.send(server.base_url)
         pipe.recv()  # until the benchmark is done
+        pipe.send(script.tally)
 
 
 @contextlib.contextmanager
-def teacher(latency: float, same_process: bool) -> Iterator[str]:
-    if same_process:
-        with FakeOpenAI(LabTeacher()) as server:
-            server.add_latency(latency, times=None)
-            yield server.base_url
-        return
+def teacher(latency: float) -> Iterator[tuple[str, Callable[[], Tally]]]:
+    """The teacher's URL, and what it was asked, counted on its side, after the run."""
     ours, theirs = multiprocessing.Pipe()
     process = multiprocessing.get_context("fork").Process(target=_serve, args=(latency, theirs), daemon=True)
     process.start()
-    try:
-        yield ours.recv()
-    finally:
+
+    def tally() -> Tally:
         ours.send("done")
+        return ours.recv()
+
+    try:
+        yield ours.recv(), tally
+    finally:
         process.join(timeout=10)
+
+
+def run_once(args: argparse.Namespace, leaves: list[Leaf]) -> tuple[float, Tally, list[LeafReport], ModelClient]:
+    with teacher(args.latency) as (url, tally), tempfile.TemporaryDirectory() as scratch:
+        endpoint = Endpoint(url, "fake-teacher", concurrency=args.concurrency, context_tokens=args.context_tokens,
+                            max_tokens=args.max_tokens)  # fmt: skip
+        client = ModelClient(endpoint)
+        plan = Plan(target=args.per_leaf, samples=args.samples)
+        started = time.monotonic()
+        reports = asyncio.run(
+            generate(leaves, client, plan, store=None, mode="bench", cache_dir=Path(scratch), progress=lambda *_: None)
+        )
+        wall = time.monotonic() - started
+        return wall, tally(), reports, client
 
 
 def main() -> int:
@@ -68,44 +126,39 @@ def main() -> int:
     parser.add_argument("--leaves", type=int, default=40)
     parser.add_argument("--context-tokens", type=int, default=4096, help="the teacher's context (4096)")
     parser.add_argument("--max-tokens", type=int, default=2048, help="the reply budget per request (2048)")
-    parser.add_argument("--same-process", action="store_true", help="run the server beside the client")
+    parser.add_argument("--samples", type=int, default=Plan(target=1).samples,
+                        help="replies asked per prompt in one request (`n`); 1 is a teacher without `n`")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the wall time reported is their median")
     args = parser.parse_args()
     taxonomy = load_directory(Path(args.shared) / "taxonomy-2024-08")
     leaves = [leaf for leaf in taxonomy.leaves.values() if leaf.kind.is_skill][: args.leaves]
-    with teacher(args.latency, args.same_process) as url, tempfile.TemporaryDirectory() as scratch:
-        endpoint = Endpoint(url, "fake-teacher", concurrency=args.concurrency, context_tokens=args.context_tokens,
-                            max_tokens=args.max_tokens)  # fmt: skip
-        client = ModelClient(endpoint)
-        started = time.monotonic()
-        reports = asyncio.run(
-            generate(
-                leaves,
-                client,
-                Plan(target=args.per_leaf),
-                store=None,
-                mode="bench",
-                cache_dir=Path(scratch),
-                progress=lambda *_: None,
-            )
-        )
-        wall = time.monotonic() - started
-    requests = client.stats.requests
-    ideal = requests * args.latency / args.concurrency
+    gc.freeze()  # as `taxbot generate` does: the loaded taxonomy is not walked by every full collection
+    ratios = []
+    for _ in range(args.repeat):
+        wall, tally, reports, client = run_once(args, leaves)
+        requests = sum(tally.requests.values())  # as the teacher received them: the probe included
+        ideal = requests * args.latency / args.concurrency
+        ratios.append(wall / ideal)
+        print(f"wall {wall:.2f} s, ideal {ideal:.2f} s (requests x {args.latency} s / {args.concurrency}): "
+              f"{wall / ideal:.2f}x the ideal")  # fmt: skip
     candidates = candidates_made(reports)
     kept = sum(r.kept for r in reports)
     print(f"{len(leaves)} skill leaves x {args.per_leaf} pairs: {kept} kept of {candidates} candidates")
-    print(f"requests: {requests} ({requests / candidates:.3f} per candidate pair; reference pipelines ~3)")
+    print(f"requests received by the teacher: {requests} ({requests / candidates:.3f} per candidate pair; "
+          f"reference pipelines ~3); the client counted {client.stats.requests} and the probe")  # fmt: skip
     for kind in sorted({r.kind for r in reports}):
         mine = [r for r in reports if r.kind == kind]
-        # Each leaf's requests: its generation requests (candidates / items per request) and its judging.
         made = sum(r.candidates for r in mine)
         print(f"  {kind}: {len(mine)} leaves, {made} candidates, {sum(r.kept for r in mine)} kept")
+    total_words = sum(tally.prompt_words.values()) + sum(tally.completion_words.values())
+    for kind in sorted(tally.requests):
+        words = tally.prompt_words[kind] + tally.completion_words[kind]
+        print(f"  {kind}: {tally.requests[kind]} requests for {tally.replies[kind]} replies, "
+              f"{tally.prompt_words[kind]} prompt + {tally.completion_words[kind]} completion words "
+              f"({words / total_words:.0%} of the teacher's words)")  # fmt: skip
     print(f"teacher tokens: {client.stats.prompt_tokens} prompt + {client.stats.completion_tokens} completion "
           f"(the fake counts words)")  # fmt: skip
-    print(
-        f"wall {wall:.2f} s, ideal {ideal:.2f} s (requests x {args.latency} s / {args.concurrency}): "
-        f"{wall / ideal:.2f}x the ideal"
-    )
+    print(f"median of {len(ratios)} runs: {statistics.median(ratios):.2f}x the ideal")
     return 0
 
 

@@ -109,7 +109,12 @@ async def _one(
     key = leaf_key(leaf, client.endpoint.model, mode)
     if store is not None and (records := store.get(key)) is not None:
         return LeafReport(leaf.path, str(leaf.kind), plan.target, kept=len(records), replayed=True, records=records)
-    documents, problem = await asyncio.to_thread(_documents, leaf, cache_dir)
+    documents: list[str] = []
+    problem = None
+    if leaf.kind is LeafKind.KNOWLEDGE:
+        # A thread for git and PDFs only: a hand-off per leaf waits on the busy loop's GIL, and holds back
+        # the first requests of a run.
+        documents, problem = await asyncio.to_thread(_documents, leaf, cache_dir)
     outcome = await generate_leaf(leaf, client, plan, documents)
     report = _report(outcome)
     if problem:

@@ -566,10 +566,11 @@ class ModelClient:
         results: dict[int, Answered[T] | ReplyFormatError] = {}
         pending = list(range(n))
         for attempt in range(2):
-            keys = {i: self.cache_key(messages, temperature, _sample(variant, attempt, i), max_tokens) for i in pending}
             replies: dict[int, tuple[Reply, bool]] = {}
-            for i in pending:
-                if self.cache is not None and (hit := self.cache.get(keys[i])) is not None:
+            keys: dict[int, str] = {}
+            for i in pending if self.cache is not None else ():  # without a cache, no key is worth its CPU
+                keys[i] = self.cache_key(messages, temperature, _sample(variant, attempt, i), max_tokens)
+                if (hit := self.cache.get(keys[i])) is not None:  # type: ignore[union-attr]
                     self.stats.cached += 1
                     replies[i] = (hit, True)
             asked = [i for i in pending if i not in replies]

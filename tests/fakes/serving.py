@@ -95,7 +95,7 @@ class LoopbackServer:
         self._requests: list[ReceivedRequest] = []
         self._faults: list[Fault] = []
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._httpd = _Listening(("127.0.0.1", 0), _handler_class(self))
         self._httpd.daemon_threads = True
         # A short poll interval, because shutdown() waits for the serving loop's next poll.
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), name="fake-server", daemon=True)
@@ -164,6 +164,12 @@ class LoopbackServer:
             # A broken script or handler must fail the test visibly, not leave the client without a reply.
             traceback.print_exc()
             return Reply(500, {"message": f"fake server error: {error!r}"})
+
+
+class _Listening(ThreadingHTTPServer):
+    # socketserver's backlog is 5: a client opening more connections at once (the model client's
+    # concurrency) has the rest dropped and resent a second later by TCP. Real servers listen deeper.
+    request_queue_size = 128
 
 
 def _parse_body(raw: bytes) -> Any:
