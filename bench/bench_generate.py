@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import multiprocessing
 import statistics
 import sys
@@ -132,7 +131,6 @@ def main() -> int:
     args = parser.parse_args()
     taxonomy = load_directory(Path(args.shared) / "taxonomy-2024-08")
     leaves = [leaf for leaf in taxonomy.leaves.values() if leaf.kind.is_skill][: args.leaves]
-    gc.freeze()  # as `taxbot generate` does: the loaded taxonomy is not walked by every full collection
     ratios = []
     for _ in range(args.repeat):
         wall, tally, reports, client = run_once(args, leaves)

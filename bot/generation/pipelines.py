@@ -174,7 +174,10 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
             break
         every_chunk = leaf.kind is LeafKind.KNOWLEDGE and plan.every_chunk and round_number == 0
         completions = math.ceil(math.ceil(need * plan.overshoot) / shape.per_call)
-        prompts = _prompt_samples(completions, _samples(plan, shape.per_call), len(chunks) if every_chunk else 1)
+        # Several replies per prompt where the teacher gives them in one request; else a prompt of its own
+        # per reply (as many requests either way), for variety.
+        samples = _samples(plan, shape.per_call) if client.gives_samples else 1
+        prompts = _prompt_samples(completions, samples, len(chunks) if every_chunk else 1)
         jobs = []
         for samples in prompts:
             jobs.append(_generate_once(leaf, client, seeds, chunks, call, shape, item_tokens, lengths, plan, samples))

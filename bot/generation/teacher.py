@@ -289,6 +289,11 @@ class ModelClient:
     def output_mode(self) -> OutputMode:
         return min((s.mode for s in self._pool()), key=_LADDER.index)
 
+    @property
+    def gives_samples(self) -> bool:
+        """Every server in use answers `n` > 1 with n choices (as far as the probe and the requests tell)."""
+        return all(s.samples for s in self._pool() if s.broken is None)
+
     def tokens(self, text: str) -> int:
         """The teacher's tokens in `text`, from the ratio the probe measured."""
         return int(len(text) / self.chars_per_token) + 1
