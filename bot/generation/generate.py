@@ -160,7 +160,13 @@ async def generate(
         progress(report, done, len(leaves))
         return report
 
-    return list(await asyncio.gather(*(tracked(leaf) for leaf in leaves)))
+    started = []
+    for leaf in leaves:
+        started.append(asyncio.ensure_future(tracked(leaf)))
+        # One turn of the loop per leaf started: the first leaves' requests go out while the next leaves are
+        # prepared, instead of the teacher waiting for every leaf's prompts to be built.
+        await asyncio.sleep(0)
+    return list(await asyncio.gather(*started))
 
 
 def leaf_file(out: Path, path: str) -> Path:

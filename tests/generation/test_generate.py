@@ -162,6 +162,22 @@ def test_requests_per_candidate_pair_stay_under_half(
     assert per_candidate <= 0.5
 
 
+def test_long_seeds_on_a_small_context_get_several_replies_per_request(
+    teacher: FakeOpenAI, taxonomy: Path, tmp_path: Path
+) -> None:
+    write_tree(taxonomy, {GROUNDED: long_grounded_skill(words=120)})
+    set_teacher(taxonomy, max_tokens=500)  # one item per reply fits
+    assert generate(taxonomy, tmp_path / "n", "--leaf", GROUNDED, "--full", "--per-leaf", "12",
+                    "--cache", str(tmp_path / "c1")) == 0  # fmt: skip
+    together = summary_of(tmp_path / "n")
+    teacher.ignore_samples()
+    assert generate(taxonomy, tmp_path / "one", "--leaf", GROUNDED, "--full", "--per-leaf", "12",
+                    "--cache", str(tmp_path / "c2")) == 0  # fmt: skip
+    apart = summary_of(tmp_path / "one")
+    assert together["kept"] == apart["kept"] == 12
+    assert together["requests_per_candidate"] <= 0.5 < apart["requests_per_candidate"]
+
+
 def test_no_teacher_configured_is_a_usage_error(taxonomy: Path, tmp_path: Path, capsys) -> None:
     (taxonomy / ".taxbot.yaml").unlink()
     assert generate(taxonomy, tmp_path / "out", "--sample", "2", "--leaf", SKILL) == 2
