@@ -67,7 +67,8 @@ class LeafOutcome:
     """What generation gave for one leaf: pairs kept, and why each other candidate was dropped.
 
     Every candidate the teacher wrote is accounted for: candidates == len(kept) + sum(dropped.values()).
-    Requests that failed wrote no candidate; they are counted in `failed_requests` and said in `notes`.
+    Requests that failed wrote no candidate; they are counted in `failed_requests` (a request for several
+    replies once per reply lost) and said in `notes`.
     """
 
     path: str
@@ -179,8 +180,8 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
         samples = _samples(plan, shape.per_call) if client.gives_samples else 1
         prompts = _prompt_samples(completions, samples, len(chunks) if every_chunk else 1)
         jobs = []
-        for samples in prompts:
-            jobs.append(_generate_once(leaf, client, seeds, chunks, call, shape, item_tokens, lengths, plan, samples))
+        for replies in prompts:
+            jobs.append(_generate_once(leaf, client, seeds, chunks, call, shape, item_tokens, lengths, plan, replies))
             call += 1
         fresh: list[Candidate] = []
         results = await asyncio.gather(*jobs)

@@ -512,7 +512,7 @@ class ModelClient:
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.stats.cached += 1
             return hit.text
-        (reply,) = await self._request(messages, temperature, max_tokens, None, _seed(variant))
+        reply = (await self._request(messages, temperature, max_tokens, None, _seed(variant)))[0]
         if reply.cut:
             self.stats.cut_replies += 1
         elif self.cache is not None:
