@@ -3,12 +3,16 @@
 Run by hand:  python bench/bench_generate.py [--latency 0.05] [--concurrency 8] [--per-leaf 20]
                  [--context-tokens 4096] [--max-tokens 2048] [--samples 4] [--repeat 3]
 
-A scripted OpenAI-compatible server on 127.0.0.1 answers every request after `--latency` seconds. It runs
-in its own process, as a remote teacher would, so its threads do not compete with the client for the
-GIL, and it counts what it received: the requests below are HTTP requests as the teacher saw them, the
-probe included. The ideal wall time is requests x latency / concurrency; goal: within 1.1x of it (the
-median of `--repeat` runs). It also prints requests per candidate pair (goal: at most 0.5; the reference
-pipelines spend about 3), and what generation and the LAB judge each cost in requests and words.
+A scripted OpenAI-compatible server on 127.0.0.1 answers every request `--latency` seconds after reading
+it, writing its reply included. It runs in its own process, as a remote teacher would, so its threads do
+not compete with the client for the GIL, and it counts what it received: the requests below are HTTP
+requests as the teacher saw them, the probe included. The ideal wall time is requests x latency /
+concurrency; goal: within 1.1x of it (the median of `--repeat` runs). Beside it, baselines measured in
+the same run against the same teacher: the round trip of a minimal request alone, and with
+`--concurrency` of them at once (what the HTTP stacks of the fake and of the client cost on this
+machine, which no pipeline can save). It also prints requests per candidate pair (goal: at most 0.5;
+the reference pipelines spend about 3), and what generation and the LAB judge each cost in requests and
+words.
 Requests are sized to the teacher's context: a grounded skill whose seeds are long is asked for fewer
 items per reply on a small context, and for several replies (`n`) in one request where the teacher
 gives them (`--samples 1` is a teacher that does not, such as llama.cpp's servers);
@@ -103,22 +107,27 @@ def teacher(latency: float) -> Iterator[tuple[str, Callable[[], Tally]]]:
         process.join(timeout=10)
 
 
-async def round_trip(url: str, times: int = 15) -> float:
-    """The median time of a minimal request to the teacher, one at a time: the latency plus what the HTTP
-    stacks of this fake and of the client cost on this machine, which no pipeline can save."""
-    client = ModelClient(Endpoint(url, "fake-teacher"))
-    spent = []
-    for i in range(times):
+async def round_trip(url: str, at_once: int, times: int = 15) -> float:
+    """The median time of a minimal request to the teacher, `at_once` of them together: the latency plus
+    what the HTTP stacks of this fake and of the client cost on this machine, which no pipeline can save."""
+    client = ModelClient(Endpoint(url, "fake-teacher", concurrency=at_once))
+    ping = [{"role": "user", "content": "ping"}]
+
+    async def one(name: str) -> float:
         started = time.monotonic()
-        await client.chat([{"role": "user", "content": "ping"}], variant=str(i))
-        spent.append(time.monotonic() - started)
-    return statistics.median(spent[1:])  # the first opens the connection
+        await client.chat(ping, variant=name)
+        return time.monotonic() - started
+
+    await asyncio.gather(*(one(f"open {i}") for i in range(at_once)))  # the connections are opened
+    spent = [t for i in range(times) for t in await asyncio.gather(*(one(f"{i}/{j}") for j in range(at_once)))]
+    return statistics.median(spent)
 
 
 @dataclass
 class Run:
     wall: float
-    round_trip: float
+    round_trip: float  # a lone minimal request's
+    round_trip_at_once: float  # a minimal request's, `--concurrency` of them together
     tally: Tally
     reports: list[LeafReport]
     client: ModelClient
@@ -136,7 +145,8 @@ def run_once(args: argparse.Namespace, leaves: list[Leaf]) -> Run:
         )
         wall = time.monotonic() - started
         received = tally()  # before the round trips, which are not the run's
-        return Run(wall, asyncio.run(round_trip(url)), received, reports, client)
+        lone, at_once = asyncio.run(round_trip(url, 1)), asyncio.run(round_trip(url, args.concurrency))
+        return Run(wall, lone, at_once, received, reports, client)
 
 
 def main() -> int:
@@ -154,18 +164,21 @@ def main() -> int:
     args = parser.parse_args()
     taxonomy = load_directory(Path(args.shared) / "taxonomy-2024-08")
     leaves = [leaf for leaf in taxonomy.leaves.values() if leaf.kind.is_skill][: args.leaves]
-    ratios, trip_ratios = [], []
+    ratios, trip_ratios, together_ratios = [], [], []
     for _ in range(args.repeat):
         run = run_once(args, leaves)
         tally, reports, client = run.tally, run.reports, run.client
         requests = sum(tally.requests.values())  # as the teacher received them: the probe included
         ideal = requests * args.latency / args.concurrency
         floor = requests * run.round_trip / args.concurrency
+        together = requests * run.round_trip_at_once / args.concurrency
         ratios.append(run.wall / ideal)
         trip_ratios.append(run.wall / floor)
+        together_ratios.append(run.wall / together)
         print(f"wall {run.wall:.2f} s, ideal {ideal:.2f} s (requests x {args.latency} s / {args.concurrency}): "
-              f"{run.wall / ideal:.2f}x the ideal; a lone minimal request takes {run.round_trip * 1000:.1f} ms: "
-              f"{run.wall / floor:.2f}x requests x that / {args.concurrency}")  # fmt: skip
+              f"{run.wall / ideal:.2f}x the ideal; a minimal request takes {run.round_trip * 1000:.1f} ms alone "
+              f"({run.wall / floor:.2f}x requests x that / {args.concurrency}), {run.round_trip_at_once * 1000:.1f} "
+              f"ms {args.concurrency} at once ({run.wall / together:.2f}x)")  # fmt: skip
     candidates = candidates_made(reports)
     kept = sum(r.kept for r in reports)
     print(f"{len(leaves)} skill leaves x {args.per_leaf} pairs: {kept} kept of {candidates} candidates")
@@ -184,7 +197,8 @@ def main() -> int:
     print(f"teacher tokens: {client.stats.prompt_tokens} prompt + {client.stats.completion_tokens} completion "
           f"(the fake counts words)")  # fmt: skip
     print(f"median of {len(ratios)} runs: {statistics.median(ratios):.2f}x the ideal, "
-          f"{statistics.median(trip_ratios):.2f}x the lone round trip's")  # fmt: skip
+          f"{statistics.median(trip_ratios):.2f}x the lone round trip's, "
+          f"{statistics.median(together_ratios):.2f}x the round trip's {args.concurrency} at once")  # fmt: skip
     return 0
 
 
