@@ -9,7 +9,10 @@ Run by hand from the repository root (needs ../shared/data):
 
 Evaluation: every leaf of both snapshots, clean and with one planted problem each (personal data, a
 secret, abuse, a machine-written answer; made by tests/triage/evalset.py). Found: a warning of the
-planted check on the planted answer. False alarm: a clean leaf with a warning of the check. Goal: at
+planted check on the planted answer. False alarm: a clean leaf with a warning of the check, the level a
+triager is shown on the line and in the labels (a note only sits in the triage table). A few real leaves
+really hold what a check looks for (authors' e-mail addresses, a chat model's reply pasted in): they are
+named with the reason in evalset.REAL_FINDINGS, counted as found, and listed with --verbose. Goal: at
 least 95% found and at most 1% false alarms.
 
 Timing: `taxbot review --no-teacher` of a commit adding the whole 2024-08 snapshot to an empty tree,
@@ -36,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.triage.check import TriageSettings, triage  # noqa: E402
 from bot.triage.hits import Check, Level  # noqa: E402
-from tests.triage.evalset import found, planted_leaves, real_leaves  # noqa: E402
+from tests.triage.evalset import REAL_FINDINGS, found, planted_leaves, real_finding, real_leaves  # noqa: E402
 
 
 def evaluate(data: Path, verbose: bool) -> bool:
@@ -44,10 +47,13 @@ def evaluate(data: Path, verbose: bool) -> bool:
     settings = TriageSettings()
     started = time.perf_counter()
     flagged: dict[Check, list[str]] = collections.defaultdict(list)
+    real: dict[Check, list[str]] = collections.defaultdict(list)
     for leaf in leaves:
         hits, _ = triage([(leaf, None)], settings)
         for check in sorted({h.check for h in hits if h.level is Level.WARNING}):
-            flagged[check].append(leaf.path)
+            (real if real_finding(leaf.path, check) else flagged)[check].append(leaf.path)
+    unflagged = [(path, check) for path, checks in REAL_FINDINGS.items() for check in checks
+                 if path not in real[check]]  # fmt: skip
     total, hit = collections.Counter(), collections.Counter()
     misses = []
     for planted in planted_leaves(leaves):
@@ -58,7 +64,7 @@ def evaluate(data: Path, verbose: bool) -> bool:
             misses.append(f"{planted.check} {planted.leaf.path}: {planted.planted!r}")
     seconds = time.perf_counter() - started
     print(f"{len(leaves)} real leaves, {sum(total.values())} planted variants, {seconds:.1f} s")
-    print(f"{'check':28} {'found':>12} {'false alarms on clean leaves':>32}")
+    print(f"{'check':28} {'found':>12} {'false alarms on clean leaves':>32} {'real findings':>14}")
     ok = True
     for check in Check:
         alarms = len(flagged[check]) / len(leaves)
@@ -69,10 +75,18 @@ def evaluate(data: Path, verbose: bool) -> bool:
         else:
             found_text = "not planted"
         ok &= alarms <= 0.01 or check not in total
-        print(f"{check.value:28} {found_text:>12} {len(flagged[check]):>20}/{len(leaves)} {alarms:.1%}")
+        labelled = sum(check in checks for checks in REAL_FINDINGS.values())
+        print(f"{check.value:28} {found_text:>12} {len(flagged[check]):>20}/{len(leaves)} {alarms:.1%} "
+              f"{len(real[check]):>10}/{labelled}")  # fmt: skip
+    ok &= not unflagged
+    for path, check in unflagged:
+        print(f"real finding not flagged: {check} {path}")
     if verbose:
         for line in misses:
             print("missed:", line)
+        for check, paths in real.items():
+            for path in paths:
+                print(f"real finding: {check} {path}: {real_finding(path, check)}")
         for check, paths in flagged.items():
             for path in paths:
                 print(f"clean leaf flagged: {check} {path}")

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.triage.hits import Check, Hit, Level, mask
 from bot.triage.imports import without
-from bot.triage.texts import SOURCE_ORIGINS, Text
+from bot.triage.texts import SOURCE_ORIGINS, Origin, Text
 
 # Presidio entity -> what to call it. National identifiers only where Presidio checks a checksum or a
 # strict format, so a number in a maths question is not taken for one.
@@ -145,13 +145,49 @@ def _analyze(text: str, min_score: float) -> tuple[tuple[str, int, int, float], 
     return tuple((r.entity_type, r.start, r.end, r.score) for r in results)
 
 
+def _compact(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _made_of(piece: str, words: frozenset[str]) -> bool:
+    """Whether `piece` is a run of `words` (at most one of a single letter): `asmith` is `a` and `smith`."""
+
+    @functools.cache
+    def from_(start: int, singles: int) -> bool:
+        if start == len(piece):
+            return True
+        for end in range(len(piece), start, -1):
+            single = end - start == 1
+            if piece[start:end] in words and singles + single <= 1 and from_(end, singles + single):
+                return True
+        return False
+
+    return from_(0, 0)
+
+
+def built_from(value: str, question: str) -> bool:
+    """Whether an answer's value is the question's own data made over: its digits reformatted, or an e-mail
+    address put together from the names and company the question lists ("make their e-mail from the
+    first initial, the last name and the company"). The address's top-level domain is not needed."""
+    if len(_compact(value)) >= 4 and _compact(value) in _compact(question):
+        return True
+    words = frozenset(re.findall(r"[a-z]+|\d+", question.lower()))
+    pieces = re.findall(r"[a-z]+|\d+", value.lower())
+    if "@" in value and "." in value.rsplit("@", 1)[1]:
+        pieces = pieces[:-1]
+    return bool(pieces) and all(_made_of(piece, words) for piece in pieces)
+
+
 def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[Hit]:
     """Personal data in the texts, each value once, where it first appears.
 
     Where it came from sets how loud it is: in a context or attribution.txt (text pasted from a source,
-    such as a company's published address in its report), or in an answer that quotes the context, it
-    is a note; in the contributor's own questions and answers, a warning.
+    such as a company's published address in its report), in an answer that quotes the context, or in
+    an answer that builds it from its question's data, it is a note; in the contributor's own questions
+    and answers, a warning.
     """
+    texts = list(texts)
+    questions = {(t.path, t.seed): t.text for t in texts if t.origin is Origin.QUESTION}
     found: list[tuple[Text, str, int, float, str]] = []
     for text in texts:
         for entity, start, end, score in _analyze(text.text, min_score):
@@ -168,6 +204,8 @@ def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[H
             level, where = Level.NOTE, f"in the {text.origin}, text from a source"
         elif value in quoted:
             level, where = Level.NOTE, f"in the {text.origin}, quoting the context"
+        elif text.origin is Origin.ANSWER and built_from(value, questions.get((text.path, text.seed), "")):
+            level, where = Level.NOTE, "in the answer, built from the question's data"
         else:
             level, where = Level.WARNING, f"in the {text.origin}"
         hits[value] = Hit(Check.PERSONAL_DATA, text.path, text.line_of(start), level,
