@@ -47,28 +47,33 @@ def triage_settings(section: Mapping[str, object], disabled: Collection[str] = (
 
 def triage_leaves(leaves: Iterable[tuple[Leaf, str | None]], settings: TriageSettings) -> list[tuple[Leaf, list[Hit]]]:
     """What the checks that are on find in each leaf (and its attribution.txt), without a model. The abuse
-    classifier gets the seeds of all leaves in one call."""
+    classifier gets the seeds of all leaves in one call; the repeated-seed and secret searches run once."""
     on = settings.checks
     found: list[tuple[Leaf, list[Hit]]] = []
     seeds: list[Text] = []
+    every_text: list[Text] = []
+    leaf_of: dict[str, str] = {}  # a text's path (the leaf's, or its attribution.txt's) -> the leaf's
     for leaf, attribution in leaves:
         texts = leaf_texts(leaf, attribution)
         seeds_only = [t for t in texts if t.origin in (Origin.QUESTION, Origin.ANSWER)]
         hits: list[Hit] = []
         if Check.PERSONAL_DATA in on:
             hits += personal_data(texts, settings.personal_data_min_score)
-        if Check.SECRET in on:
-            hits += secrets(texts)
         if Check.MACHINE_WRITTEN in on:
             hits += machine_written(seeds_only)
-        found.append((leaf, hits + seed_quality(leaf, sorted(on))))
+        found.append((leaf, hits))
         seeds += seeds_only
+        every_text += texts
+        leaf_of |= {text.path: leaf.path for text in texts}
+    across = seed_quality([leaf for leaf, _ in found], on)
+    if Check.SECRET in on:
+        across += secrets(every_text)
     if Check.ABUSE in on:
-        abusive: dict[str, list[Hit]] = {}
-        for hit in abuse(seeds, settings.abuse_threshold):
-            abusive.setdefault(hit.path, []).append(hit)
-        found = [(leaf, hits + abusive.get(leaf.path, [])) for leaf, hits in found]
-    return found
+        across += abuse(seeds, settings.abuse_threshold)
+    by_path: dict[str, list[Hit]] = {}
+    for hit in across:
+        by_path.setdefault(leaf_of[hit.path], []).append(hit)
+    return [(leaf, hits + by_path.get(leaf.path, [])) for leaf, hits in found]
 
 
 def _seed_at(leaf: Leaf, line: int) -> int | None:

@@ -77,9 +77,12 @@ def test_leaves_triaged_together_each_get_their_own_findings() -> None:
     polite = parse_leaf("compositional_skills/polite/qna.yaml", freeform_skill().replace(
         "answer: 3 plus 3 is 6.", "answer: 3 plus 3 is 6, you worthless moron.").encode())  # fmt: skip
     clean = parse_leaf("compositional_skills/clean/qna.yaml", freeform_skill().encode())
-    hits, _ = triage([(rude, None), (clean, None), (polite, None)], TriageSettings())
+    token = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+    hits, _ = triage([(rude, None), (clean, None), (polite, f"{ATTRIBUTION}Token: {token}\n")], TriageSettings())
     abusive = sorted((h.path, h.line) for h in hits if h.check is Check.ABUSE)
     assert abusive == [("compositional_skills/mail/qna.yaml", 8), ("compositional_skills/polite/qna.yaml", 10)]
+    [secret] = [h for h in hits if h.check is Check.SECRET]
+    assert secret.path == "compositional_skills/polite/attribution.txt" and secret.line == ATTRIBUTION.count("\n") + 1
     assert not [h for h in hits if h.path == clean.path]
 
 
