@@ -52,10 +52,11 @@ def windows(sentence: str) -> list[tuple[str, str]]:
 
 @functools.cache
 def _classifier() -> Any:
-    """alt-profanity-check's module: importing it loads scikit-learn and its model (seconds), once a process."""
-    with without("pandas"):  # scikit-learn's optional pandas support; the classifier needs none of it
-        from profanity_check import profanity_check
-    return profanity_check
+    """alt-profanity-check's model, read once a process and only when there is a sentence to score."""
+    from bot.triage.profanity import load_classifier
+
+    with without("pandas"):  # scikit-learn's optional pandas support, where the package itself is run
+        return load_classifier()
 
 
 def abuse_scores(items: Sequence[str]) -> list[float]:
