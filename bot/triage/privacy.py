@@ -130,8 +130,8 @@ def analyzer() -> Any:
 
 
 def _possible(text: str) -> tuple[str, ...]:
-    """The entities the text has the digits (or the @, or a street) for: a text with none is not analysed,
-    so most questions skip the tokenizer and phonenumbers' matcher, and a leaf with none never loads Presidio."""
+    """The entities the text has the digits (or the @, a street, a phone-like run) for: a text with none is
+    not analysed, only those recognizers run on the others, and a leaf with none never loads Presidio."""
     digits = len(_DIGIT.findall(text))
     possible = {"EMAIL_ADDRESS": "@" in text, "STREET_ADDRESS": _STREET_RE.search(text) is not None,
                 "IP_ADDRESS": _IP_HINT.search(text) is not None,
