@@ -52,7 +52,7 @@ REAL_FINDINGS: dict[str, dict[Check, str]] = {
         Check.NEAR_DUPLICATE: "\"convert 14 km into miles\" and \"Convert 2 KM into miles\", one answer with the "
         "numbers changed"},
     "compositional_skills/grounded/linguistics/inclusion/qna.yaml": {
-        Check.NEAR_DUPLICATE: "two seeds rewrite the same master/slave context sentence for the same question"},
+        Check.NEAR_DUPLICATE: "two seeds rewrite the same master/slave context sentence for nearly the same question"},
 }  # fmt: skip
 
 
