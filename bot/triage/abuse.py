@@ -53,10 +53,10 @@ def windows(sentence: str) -> list[tuple[str, str]]:
 @functools.cache
 def _classifier() -> Any:
     """alt-profanity-check's model, read once a process and only when there is a sentence to score."""
-    from bot.triage.profanity import load_classifier
+    with without("pandas"):  # scikit-learn's optional pandas support
+        from profanity_check import profanity_check
 
-    with without("pandas"):  # scikit-learn's optional pandas support, where the package itself is run
-        return load_classifier()
+    return profanity_check
 
 
 def abuse_scores(items: Sequence[str]) -> list[float]:
