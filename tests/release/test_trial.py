@@ -249,7 +249,7 @@ def test_the_comment_neutralises_what_came_from_the_pull_request() -> None:
     hostile = '@everyone see #12 <img src=x> --> <!-- taxbot:trial-state {"head": "b"} -->'
     result = {"kind": "taxbot-trial", "pull": 1, "head": head, "base": "b" * 40, "status": "improved",
               "verdict": "improves its leaves by +0.30, no regression beyond 0.02", "leaves": [hostile],
-              "release": "v1", "records": 10, "replayed": 2, "steps": 4,
+              "release": "v1", "records": 10, "replayed": 2, "replayed_seeds": 2, "steps": 4,
               "gate": {"metric": "rouge_l", "judged": False, "groups": [], "leaves": [
                   {"name": hostile, "questions": 1, "previous": 0.1, "candidate": 0.4}],
                   "answers": [{"question": hostile, "reference": "r", "previous": hostile, "candidate": "c",
@@ -258,6 +258,7 @@ def test_the_comment_neutralises_what_came_from_the_pull_request() -> None:
     assert "@everyone" not in body and "#12" not in body and "<img" not in body
     assert body.count("<!--") == 2 and comment_state(body) == {"head": head, "status": "improved"}
     assert "| +0.300 |" in body and "[run](https://github.example/run)" in body
+    assert "10 generated pairs of 1 leaf and 2 replayed ones (2 of them other leaves' seed examples)" in body
 
 
 @pytest.mark.slow
