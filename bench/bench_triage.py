@@ -9,13 +9,18 @@ Run by hand from the repository root (needs ../shared/data):
 
 Evaluation: every leaf of both snapshots, clean and with one planted problem each (personal data, a
 secret, abuse, a machine-written answer; made by tests/triage/evalset.py). Found: a warning of the
-planted check on the planted answer. False alarm: a clean leaf with a warning of the check. Goal: at
+planted check on the planted answer. False alarm: a clean leaf with a warning of the check, the level a
+triager is shown on the line and in the labels (a note only sits in the triage table). A few real leaves
+really hold what a check looks for (authors' e-mail addresses, a chat model's reply pasted in): they are
+named with the reason in evalset.REAL_FINDINGS, counted as found, and listed with --verbose. Goal: at
 least 95% found and at most 1% false alarms.
 
 Timing: `taxbot review --no-teacher` of a commit adding the whole 2024-08 snapshot to an empty tree,
 and of one adding a single leaf to the rest of it (a usual pull request), in a fresh process each
-time (imports included), with the code of `--before` (default: where this branch left main) against
-the working tree's. Prints the ratio after/before.
+time (imports included). Baseline: the same code on the same commits with every triage check turned
+off in the base's `.taxbot.yaml` (what the review cost without triage); runs alternate with it, so a
+busy machine slows both alike. Prints the medians and the ratio with/without. `--before COMMIT` also
+times the code of that commit on the same tree.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.triage.check import TriageSettings, triage  # noqa: E402
 from bot.triage.hits import Check, Level  # noqa: E402
-from tests.triage.evalset import found, planted_leaves, real_leaves  # noqa: E402
+from tests.triage.evalset import REAL_FINDINGS, found, planted_leaves, real_finding, real_leaves  # noqa: E402
 
 
 def evaluate(data: Path, verbose: bool) -> bool:
@@ -44,10 +49,13 @@ def evaluate(data: Path, verbose: bool) -> bool:
     settings = TriageSettings()
     started = time.perf_counter()
     flagged: dict[Check, list[str]] = collections.defaultdict(list)
+    real: dict[Check, list[str]] = collections.defaultdict(list)
     for leaf in leaves:
         hits, _ = triage([(leaf, None)], settings)
         for check in sorted({h.check for h in hits if h.level is Level.WARNING}):
-            flagged[check].append(leaf.path)
+            (real if real_finding(leaf.path, check) else flagged)[check].append(leaf.path)
+    unflagged = [(path, check) for path, checks in REAL_FINDINGS.items() for check in checks
+                 if path not in real[check]]  # fmt: skip
     total, hit = collections.Counter(), collections.Counter()
     misses = []
     for planted in planted_leaves(leaves):
@@ -58,7 +66,7 @@ def evaluate(data: Path, verbose: bool) -> bool:
             misses.append(f"{planted.check} {planted.leaf.path}: {planted.planted!r}")
     seconds = time.perf_counter() - started
     print(f"{len(leaves)} real leaves, {sum(total.values())} planted variants, {seconds:.1f} s")
-    print(f"{'check':28} {'found':>12} {'false alarms on clean leaves':>32}")
+    print(f"{'check':28} {'found':>12} {'false alarms on clean leaves':>32} {'real findings':>14}")
     ok = True
     for check in Check:
         alarms = len(flagged[check]) / len(leaves)
@@ -69,10 +77,18 @@ def evaluate(data: Path, verbose: bool) -> bool:
         else:
             found_text = "not planted"
         ok &= alarms <= 0.01 or check not in total
-        print(f"{check.value:28} {found_text:>12} {len(flagged[check]):>20}/{len(leaves)} {alarms:.1%}")
+        labelled = sum(check in checks for checks in REAL_FINDINGS.values())
+        print(f"{check.value:28} {found_text:>12} {len(flagged[check]):>20}/{len(leaves)} {alarms:.1%} "
+              f"{len(real[check]):>10}/{labelled}")  # fmt: skip
+    ok &= not unflagged
+    for path, check in unflagged:
+        print(f"real finding not flagged: {check} {path}")
     if verbose:
         for line in misses:
             print("missed:", line)
+        for check, paths in real.items():
+            for path in paths:
+                print(f"real finding: {check} {path}: {real_finding(path, check)}")
         for check, paths in flagged.items():
             for path in paths:
                 print(f"clean leaf flagged: {check} {path}")
@@ -84,19 +100,16 @@ def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def review_seconds(code: Path, taxonomy: Path, runs: int) -> float:
+def review_seconds(code: Path, taxonomy: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(code)}
     env.pop("TAXBOT_TEACHER_URL", None)
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "bot", "review", "--taxonomy", str(taxonomy), "--base",
-                                 "HEAD~1", "--head", "HEAD", "--no-teacher"], cwd=code, env=env,
-                                capture_output=True, text=True)  # fmt: skip
-        times.append(time.perf_counter() - started)
-        if result.returncode not in (0, 1):
-            raise SystemExit(f"taxbot review failed ({result.returncode}): {result.stderr[-2000:]}")
-    return statistics.median(times)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "bot", "review", "--taxonomy", str(taxonomy), "--base",
+                             "HEAD~1", "--head", "HEAD", "--no-teacher"], cwd=code, env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"taxbot review failed ({result.returncode}): {result.stderr[-2000:]}")
+    return time.perf_counter() - started
 
 
 def _commit(taxonomy: Path, message: str) -> None:
@@ -104,12 +117,17 @@ def _commit(taxonomy: Path, message: str) -> None:
     _git(taxonomy, "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", message)
 
 
-def _repo(work: Path, name: str, snapshot: Path, held_back: str | None) -> Path:
+TRIAGE_OFF = "lint:\n  disable: [" + ", ".join(c.value for c in Check) + "]\n"
+
+
+def _repo(work: Path, name: str, snapshot: Path, held_back: str | None, config: str = "") -> Path:
     """A repository whose last commit adds the whole snapshot (held_back None) or one leaf's folder."""
     taxonomy = work / name
     taxonomy.mkdir()
     _git(taxonomy, "init", "-q", "-b", "main")
     (taxonomy / "README.md").write_text("taxonomy\n")
+    if config:
+        (taxonomy / ".taxbot.yaml").write_text(config)
     if held_back is not None:
         shutil.copytree(snapshot, taxonomy, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
         shutil.rmtree(taxonomy / held_back)
@@ -119,30 +137,40 @@ def _repo(work: Path, name: str, snapshot: Path, held_back: str | None) -> Path:
     return taxonomy
 
 
-def timing(data: Path, before: str, runs: int) -> None:
+def timing(data: Path, before: str | None, runs: int) -> None:
     snapshot = data / "taxonomy-2024-08"
     one_leaf = "compositional_skills/writing/freeform/jokes/puns/general"
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        old = work / "before"
-        old.mkdir()
-        archive = subprocess.run(["git", "archive", before, "bot"], cwd=ROOT, check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
-        cases = {"all 147 leaves of 2024-08 added": _repo(work, "all", snapshot, None),
-                 f"one leaf added to 2024-08 ({one_leaf})": _repo(work, "one", snapshot, one_leaf)}  # fmt: skip
-        print(f"taxbot review --no-teacher, median of {runs} fresh processes, before = {before[:12]}:")
-        for name, taxonomy in cases.items():
-            after_s = review_seconds(ROOT, taxonomy, runs)
-            before_s = review_seconds(old, taxonomy, runs)
-            print(f"  {name}: before {before_s:.1f} s, after {after_s:.1f} s, "
-                  f"ratio after/before {after_s / before_s:.2f}x")  # fmt: skip
+        codes = {"triage on": ROOT, "triage off": ROOT}
+        if before:
+            old = work / "before"
+            old.mkdir()
+            archive = subprocess.run(["git", "archive", before, "bot"], cwd=ROOT, check=True, capture_output=True)
+            subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+            codes[f"code of {before[:12]}"] = old
+        cases = {"all 147 leaves of 2024-08 added": None, f"one leaf added to 2024-08 ({one_leaf})": one_leaf}
+        print(f"taxbot review --no-teacher, median of {runs} fresh processes each, runs alternating:")
+        for name, held_back in cases.items():
+            key = "all" if held_back is None else "one"
+            repos = {label: _repo(work, f"{key}-{i}", snapshot, held_back, TRIAGE_OFF if label == "triage off" else "")
+                     for i, label in enumerate(codes)}  # fmt: skip
+            times: dict[str, list[float]] = {label: [] for label in codes}
+            for _ in range(runs):
+                for label, code in codes.items():
+                    times[label].append(review_seconds(code, repos[label]))
+            median = {label: statistics.median(values) for label, values in times.items()}
+            others = ", ".join(f"{label} {median[label]:.1f} s" for label in list(codes)[2:])
+            print(f"  {name}: triage off {median['triage off']:.1f} s, triage on {median['triage on']:.1f} s, "
+                  f"ratio on/off {median['triage on'] / median['triage off']:.2f}x"
+                  + (f"; {others}" if others else ""))  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--before", default=None, help="the commit to time against (default: merge-base with main)")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--before", default=None, help="also time the code of this commit (e.g. main before triage)")
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
@@ -150,7 +178,7 @@ def main() -> None:
         raise SystemExit(f"no taxonomy-2024-08 under {args.shared}: pass --shared")
     evaluate(args.shared, args.verbose)
     if not args.skip_timing:
-        timing(args.shared, args.before or _git(ROOT, "merge-base", "HEAD", "main"), args.runs)
+        timing(args.shared, args.before and _git(ROOT, "rev-parse", args.before), args.runs)
 
 
 if __name__ == "__main__":

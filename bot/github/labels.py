@@ -1,5 +1,6 @@
 """The triage labels of a pull request, kept in step with its review: the kind of leaf, whether samples were
-made, and one label per open triage check. Only labels the bot set itself are ever removed."""
+made, whether a triager still has to look, and one label per open triage check. Only labels the bot set
+itself are ever removed."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from bot.triage.hits import Check
 
 # `labels:` in .taxbot.yaml: `enabled`, and a name for each label the bot may set.
 _FIXED = {"skill": "skill", "knowledge": "knowledge", "precheck_generate_ready": "precheck-generate-ready",
-          "sdg_unsuccessful": "sdg-unsuccessful"}  # fmt: skip
+          "sdg_unsuccessful": "sdg-unsuccessful", "triage_needed": "triage-needed"}  # fmt: skip
 
 
 def _check_key(check: Check) -> str:
@@ -63,7 +64,9 @@ def labels_at(taxonomy: Path, base: str) -> LabelSettings:
 
 
 def wanted_labels(review: Review, settings: LabelSettings) -> set[str]:
-    """The labels the review calls for: kinds of the changed leaves, sample state, open triage checks."""
+    """The labels the review calls for: kinds of the changed leaves, sample state, open triage checks, and
+    `triage-needed` (the community triage guide's label) while a triager still has to look: a triage check
+    is open, or triage did not run for this head (it failed, or was left out), so nothing has been checked."""
     names = settings.names
     wanted = set()
     for change in review.changes:
@@ -74,7 +77,11 @@ def wanted_labels(review: Review, settings: LabelSettings) -> set[str]:
         wanted.add(names["precheck_generate_ready"])
     if any(note.part == "samples" and NOTHING_KEPT in note.message for note in review.notes):
         wanted.add(names["sdg_unsuccessful"])
-    wanted |= {names[_check_key(check)] for check in open_checks(review.parts.get("triage"))}
+    rows = review.parts.get("triage")
+    checks = open_checks(rows)
+    wanted |= {names[_check_key(check)] for check in checks}
+    if review.changes and (checks or not isinstance(rows, list)):
+        wanted.add(names["triage_needed"])
     return wanted
 
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import fmean
-from typing import Protocol
+from typing import Any, Protocol
 
 from rapidfuzz import fuzz
 
@@ -183,6 +183,12 @@ def parse_safety_set(text: str, source: str) -> list[GateQuestion]:
                          care=item["care"]) for item in items]  # fmt: skip
 
 
+def kept_sample(unchanged: Sequence[Leaf], kept_leaves: int) -> list[Leaf]:
+    """The unchanged leaves whose seeds the gate asks: a stable sample that still varies across the tree (leaves
+    ordered by a hash of their path)."""
+    return sorted(unchanged, key=lambda leaf: hashlib.sha256(leaf.path.encode()).hexdigest())[:kept_leaves]
+
+
 def gate_questions(
     changed: Sequence[Leaf],
     unchanged: Sequence[Leaf],
@@ -191,8 +197,7 @@ def gate_questions(
     safety: Sequence[GateQuestion] = (),
 ) -> list[GateQuestion]:
     """Seeds of the changed leaves, of a fixed sample of the others, the general set and the safety set."""
-    # A stable sample that still varies across the tree: leaves ordered by a hash of their path.
-    sample = sorted(unchanged, key=lambda leaf: hashlib.sha256(leaf.path.encode()).hexdigest())[:kept_leaves]
+    sample = kept_sample(unchanged, kept_leaves)
     questions = [q for leaf in changed for q in leaf_questions(leaf, CHANGED)]
     questions += [q for leaf in sorted(sample, key=lambda leaf: leaf.path) for q in leaf_questions(leaf, KEPT)]
     return questions + list(general) + list(safety)
@@ -215,6 +220,15 @@ class Scored:
     def judged(self) -> bool:
         """Both answers graded: only then does the judge decide, so the two are never on different scales."""
         return self.previous_grade is not None and self.candidate_grade is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row `gate.json` keeps for this question: both answers, their scores and what made them."""
+        q = self.question
+        return {"source": q.source, "group": q.group, "question": q.prompt, "reference": q.reference,
+                "previous": self.previous_answer, "candidate": self.candidate_answer, "previous_score": self.previous,
+                "candidate_score": self.candidate, "previous_grade": self.previous_grade,
+                "candidate_grade": self.candidate_grade, "previous_lexical": self.previous_lexical,
+                "candidate_lexical": self.candidate_lexical}  # fmt: skip
 
     @property
     def previous(self) -> float:

@@ -225,11 +225,7 @@ def _gate(inputs: ReleaseInputs, edges: ReleaseEdges, journal: ReleaseJournal, w
                           edges.judge, edges.log)  # fmt: skip
     except TrainerError as error:  # a model that cannot be loaded to answer
         raise ReleaseError(f"the gate could not ask the models: {error}") from error
-    details = [{"source": s.question.source, "group": s.question.group, "question": s.question.prompt,
-                "reference": s.question.reference, "previous": s.previous_answer, "candidate": s.candidate_answer,
-                "previous_score": s.previous, "candidate_score": s.candidate, "previous_grade": s.previous_grade,
-                "candidate_grade": s.candidate_grade, "previous_lexical": s.previous_lexical,
-                "candidate_lexical": s.candidate_lexical} for s in report.scored]  # fmt: skip
+    details = [s.to_json() for s in report.scored]
     (work / "gate.json").write_text(json.dumps({**report.summary_json(), "answers": details}, indent=2) + "\n", "utf-8")
     (work / "gate.md").write_text(render_gate(report), encoding="utf-8")
     return report.summary_json()

@@ -21,9 +21,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.generation.datasets import Record, Store, leaf_key, write_jsonl
+from bot.generation.datasets import Record, Store, leaf_key, to_record, write_jsonl
 from bot.generation.generate import generate, plain_progress
-from bot.generation.pipelines import Plan
+from bot.generation.pipelines import Kept, Plan
+from bot.generation.prompts import Candidate
 from bot.generation.teacher import Endpoint, ModelClient, ReplyCache
 from bot.release.gate import (
     CHANGED,
@@ -34,6 +35,7 @@ from bot.release.gate import (
     GateSettings,
     Judge,
     gate_questions,
+    kept_sample,
     parse_general_set,
     parse_safety_set,
     run_gate,
@@ -50,6 +52,8 @@ TRIAL_STEPS = ("plan", "generate", "train", "gate")
 TRIAL_JOURNAL = "trial.json"
 SHIPPED_TRIAL_CONFIG = "trial_train.yaml"
 RESULT_KIND = "taxbot-trial"
+SEED_SOURCE = "seed examples"  # the `teacher` of a replayed seed example: a person wrote it
+JUDGE_TOP = 3  # the judge's best score, given to a seed example
 IMPROVED, NO_GAIN, STOPPED, FAILED = "improved", "no-gain", "stopped", "failed"
 STATUSES = (IMPROVED, NO_GAIN, STOPPED, FAILED)
 
@@ -182,17 +186,29 @@ def _plan(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work:
 
 def _replay(
     inputs: TrialInputs, leaves: Mapping[str, Leaf], changed: set[str], teacher: str, head: str
-) -> list[Record]:
-    """A sample of what the releases trained on: the store's full sets of the unchanged leaves, no teacher call."""
+) -> tuple[list[Record], int]:
+    """Earlier data against forgetting, with no teacher call, and how many of it are seed examples.
+
+    First the store's full sets of the unchanged leaves (what the releases trained on); where they fall short of
+    `trial.replay` (a runner whose cache never saw a release), the seed examples of the unchanged leaves. Leaves
+    the gate asks as its regression sample are never replayed, so that check asks what training did not show.
+    """
+    asked = {leaf.path for leaf in kept_sample([leaf for p, leaf in leaves.items() if p not in changed],
+                                               inputs.gate.kept_leaves)}  # fmt: skip
+    others = [leaf for path, leaf in sorted(leaves.items()) if path not in changed and path not in asked]
     store = Store(inputs.cache_dir / "store")
     earlier: list[Record] = []
     for mode in {f"full-{inputs.release.per_leaf}", f"full-{inputs.trial.pairs_per_leaf}"}:
-        for path, leaf in sorted(leaves.items()):
-            if path not in changed:
-                earlier += store.get(leaf_key(leaf, teacher, mode)) or []
+        for leaf in others:
+            earlier += store.get(leaf_key(leaf, teacher, mode)) or []
     earlier = list({str(r["id"]): r for r in earlier}.values())
     rng = random.Random(head)
-    return rng.sample(earlier, min(inputs.trial.replay, len(earlier)))
+    replay = rng.sample(earlier, min(inputs.trial.replay, len(earlier)))
+    seeds = [to_record(leaf.path, leaf.kind, Kept(Candidate(seed.question, seed.answer, seed.context), JUDGE_TOP),
+                       SEED_SOURCE)
+             for leaf in others for seed in leaf.seed_examples]  # fmt: skip
+    seeds = rng.sample(seeds, min(inputs.trial.replay - len(replay), len(seeds)))
+    return replay + seeds, len(seeds)
 
 
 def _generate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
@@ -208,12 +224,12 @@ def _generate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, w
     if empty := [r.path for r in reports if r.kept == 0]:
         raise TrialError(f"the teacher gave no usable data for {', '.join(empty)}; run the trial again to retry")
     records = [record for report in reports for record in report.records]
-    replay = _replay(inputs, leaves, set(plan["leaves"]), edges.teacher.model, plan["head"])
+    replay, from_seeds = _replay(inputs, leaves, set(plan["leaves"]), edges.teacher.model, plan["head"])
     mixed = records + replay
     random.Random(plan["head"]).shuffle(mixed)
     path = work / "data" / "trial.jsonl"
     write_jsonl(path, mixed)
-    return {"data": str(path), "records": len(records), "replayed": len(replay)}
+    return {"data": str(path), "records": len(records), "replayed": len(replay), "replayed_seeds": from_seeds}
 
 
 @contextmanager
@@ -329,9 +345,7 @@ def _gate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work:
                           settings, edges.judge, edges.log)  # fmt: skip
     except TrainerError as error:
         raise TrialError(f"the gate could not ask the models: {error}") from error
-    answers = [{"source": s.question.source, "group": s.question.group, "question": s.question.prompt,
-                "reference": s.question.reference, "previous": s.previous_answer, "candidate": s.candidate_answer,
-                "previous_score": s.previous, "candidate_score": s.candidate} for s in report.scored]  # fmt: skip
+    answers = [s.to_json() for s in report.scored]
     (work / "gate.json").write_text(json.dumps({**report.summary_json(), "answers": answers}, indent=2) + "\n", "utf-8")
     return {**report.summary_json(), "answers": [a for a in answers if a["group"] == CHANGED]}
 
@@ -367,7 +381,8 @@ def result_json(inputs: TrialInputs, journal: ReleaseJournal, status: str, line:
         "kind": RESULT_KIND, "pull": inputs.pull, "base": plan.get("base"), "head": journal.taxonomy_commit,
         "status": status, "verdict": line, "leaves": plan.get("leaves", []),
         "release": previous.get("tag") or inputs.release.base_model,
-        "records": data.get("records"), "replayed": data.get("replayed"), "steps": trained.get("steps"),
+        "records": data.get("records"), "replayed": data.get("replayed"),
+        "replayed_seeds": data.get("replayed_seeds", 0), "steps": trained.get("steps"),
         "final_loss": trained.get("final_loss"),
         "gate": None if gate is None else {k: v for k, v in gate.items() if k != "done_at"},
     }  # fmt: skip

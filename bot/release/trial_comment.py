@@ -85,9 +85,10 @@ def render_trial_comment(result: Mapping[str, Any], run_url: str | None) -> str:
     release = _cell(result.get("release") or "the base model", 200)
     if result.get("steps") is not None:
         leaves = len(result.get("leaves") or [])
+        seeds = f" ({n} of them other leaves' seed examples)" if (n := result.get("replayed_seeds")) else ""
         lines.append(f"Head `{head[:12]}`: a LoRA adapter of {result['steps']} steps on {result.get('records')} "
                      f"generated pairs of {leaves} {'leaf' if leaves == 1 else 'leaves'} and {result.get('replayed')} "
-                     f"replayed ones, on top of `{release}`{run}. Nothing was published.")  # fmt: skip
+                     f"replayed ones{seeds}, on top of `{release}`{run}. Nothing was published.")  # fmt: skip
     else:
         lines.append(f"Head `{head[:12]}`, tried on top of `{release}`{run}. Nothing was published.")
     gate = result.get("gate")

@@ -3,8 +3,10 @@ sentence of the seeds. A warning with the sentence, for a person to judge; never
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from bot.triage.hits import Check, Hit, Level
 from bot.triage.imports import without
@@ -15,6 +17,11 @@ ABUSE_THRESHOLD = 0.96  # the classifier's probability; insults score above 0.99
 MIN_WORDS = 3
 WINDOWS = (6, 12)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# The classifier lowercases every word, so "the two sons are Dick and Hardy" reads as a slur. A capitalised
+# word inside a sentence is a name and is left out of what it scores, unless it follows a word an insult
+# follows ("you Moron", "a Jerk"); the sentence quoted to the triager keeps it.
+_NAME = re.compile(r"[A-Z][a-z]+(?:'s)?[,;:)\"']*")
+_BEFORE_INSULT = {"you", "your", "a", "an", "such"}
 
 
 def sentences(text: str) -> list[tuple[int, str]]:
@@ -23,38 +30,55 @@ def sentences(text: str) -> list[tuple[int, str]]:
     return [(offset, sentence) for offset, sentence in found if len(re.findall(r"\w+", sentence)) >= MIN_WORDS]
 
 
-def windows(sentence: str) -> list[str]:
-    """The sentence, and when it is long, overlapping runs of words of each WINDOWS size: the classifier
-    weighs words against the whole text, so an insult tacked onto a line without a full stop is diluted."""
+def _is_scored(words: list[str]) -> list[bool]:
+    """Which words of a sentence the classifier sees: its first word, and any that is not a name."""
+    return [i == 0 or not _NAME.fullmatch(word) or words[i - 1].lower().strip(",;:\"'(") in _BEFORE_INSULT
+            for i, word in enumerate(words)]  # fmt: skip
+
+
+def windows(sentence: str) -> list[tuple[str, str]]:
+    """(what is shown, what is scored) for the sentence and, when it is long, overlapping runs of words of
+    each WINDOWS size: the classifier weighs words against the whole text, so an insult tacked onto a line
+    without a full stop is diluted."""
     words = sentence.split()
-    runs = [sentence]
+    scored = _is_scored(words)
+    runs = [(0, len(words))]
     for size in WINDOWS:
         if len(words) > size:
-            runs += [" ".join(words[i : i + size]) for i in range(0, len(words) - size // 2, size // 2)]
-    return runs
+            runs += [(i, i + size) for i in range(0, len(words) - size // 2, size // 2)]
+    return [(" ".join(words[a:b]), " ".join(w for w, keep in zip(words[a:b], scored[a:b], strict=True) if keep))
+            for a, b in runs]  # fmt: skip
+
+
+@functools.cache
+def _classifier() -> Any:
+    """alt-profanity-check's model, read once a process and only when there is a sentence to score."""
+    with without("pandas"):  # scikit-learn's optional pandas support
+        from profanity_check import profanity_check
+
+    return profanity_check
 
 
 def abuse_scores(items: Sequence[str]) -> list[float]:
+    """The classifier's probability of each text being offensive; the model is loaded only when there is text."""
     if not items:
         return []
-    with without("pandas"):  # scikit-learn's optional pandas support; the classifier needs none of it
-        from profanity_check import predict_prob  # loads a scikit-learn model: seconds, once, only here
-
-    return [float(p) for p in predict_prob(list(items))]
+    return [float(p) for p in _classifier().predict_prob(list(items))]
 
 
 def abuse(texts: Iterable[Text], threshold: float = ABUSE_THRESHOLD) -> list[Hit]:
-    """The sentences the classifier calls offensive (in whole or in a run of words), each with its probability."""
+    """The sentences the classifier calls offensive (in whole or in a run of words), each with its probability.
+    All texts go to the classifier in one call, so a review of many leaves pays its overhead once."""
     places = [(text, offset, sentence) for text in texts for offset, sentence in sentences(text.text)]
-    units = [(i, unit) for i, (_, _, sentence) in enumerate(places) for unit in windows(sentence)]
+    units = [(i, shown, scored) for i, (_, _, sentence) in enumerate(places) for shown, scored in windows(sentence)]
     best: dict[int, tuple[float, str]] = {}
-    for (i, unit), score in zip(units, abuse_scores([unit for _, unit in units]), strict=True):
+    for (i, shown, _), score in zip(units, abuse_scores([scored for *_, scored in units]), strict=True):
         if score >= threshold and score > best.get(i, (0.0, ""))[0]:
-            best[i] = (score, unit)
+            best[i] = (score, shown)
     hits = []
-    for i, (score, unit) in sorted(best.items()):
+    for i, (score, shown) in sorted(best.items()):
         text, offset, _ = places[i]
         hits.append(Hit(Check.ABUSE, text.path, text.line_of(offset), Level.WARNING,
-                        f"offensive language in the {text.origin}: \"{unit[:200]}\"",
+                        f"offensive language in the {text.origin}: \"{shown[:200]}\"",
                         f"alt-profanity-check {score:.2f}"))  # fmt: skip
     return hits

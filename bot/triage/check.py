@@ -15,7 +15,7 @@ from bot.triage.judge import second_opinion
 from bot.triage.machine import machine_written
 from bot.triage.privacy import MIN_SCORE, personal_data, secrets
 from bot.triage.seeds import seed_quality
-from bot.triage.texts import Origin, leaf_texts
+from bot.triage.texts import Origin, Text, leaf_texts
 
 SETTINGS = {"abuse_threshold": "the offensive-language classifier's probability from which a sentence is reported",
             "personal_data_min_score": "Presidio's score from which a value is reported"}  # fmt: skip
@@ -45,21 +45,35 @@ def triage_settings(section: Mapping[str, object], disabled: Collection[str] = (
     return TriageSettings(checks, **values), problems
 
 
-def triage_leaf(leaf: Leaf, attribution: str | None, settings: TriageSettings) -> list[Hit]:
-    """What the checks that are on find in one leaf (and its attribution.txt), without a model."""
-    texts = leaf_texts(leaf, attribution)
+def triage_leaves(leaves: Iterable[tuple[Leaf, str | None]], settings: TriageSettings) -> list[tuple[Leaf, list[Hit]]]:
+    """What the checks that are on find in each leaf (and its attribution.txt), without a model. The abuse
+    classifier gets the seeds of all leaves in one call; the repeated-seed and secret searches run once."""
     on = settings.checks
-    hits: list[Hit] = []
-    if Check.PERSONAL_DATA in on:
-        hits += personal_data(texts, settings.personal_data_min_score)
+    found: list[tuple[Leaf, list[Hit]]] = []
+    seeds: list[Text] = []
+    every_text: list[Text] = []
+    leaf_of: dict[str, str] = {}  # a text's path (the leaf's, or its attribution.txt's) -> the leaf's
+    for leaf, attribution in leaves:
+        texts = leaf_texts(leaf, attribution)
+        seeds_only = [t for t in texts if t.origin in (Origin.QUESTION, Origin.ANSWER)]
+        hits: list[Hit] = []
+        if Check.PERSONAL_DATA in on:
+            hits += personal_data(texts, settings.personal_data_min_score)
+        if Check.MACHINE_WRITTEN in on:
+            hits += machine_written(seeds_only)
+        found.append((leaf, hits))
+        seeds += seeds_only
+        every_text += texts
+        leaf_of |= {text.path: leaf.path for text in texts}
+    across = seed_quality([leaf for leaf, _ in found], on)
     if Check.SECRET in on:
-        hits += secrets(texts)
-    seeds_only = [t for t in texts if t.origin in (Origin.QUESTION, Origin.ANSWER)]
+        across += secrets(every_text)
     if Check.ABUSE in on:
-        hits += abuse(seeds_only, settings.abuse_threshold)
-    if Check.MACHINE_WRITTEN in on:
-        hits += machine_written(seeds_only)
-    return hits + seed_quality(leaf, sorted(on))
+        across += abuse(seeds, settings.abuse_threshold)
+    by_path: dict[str, list[Hit]] = {}
+    for hit in across:
+        by_path.setdefault(leaf_of[hit.path], []).append(hit)
+    return [(leaf, hits + by_path.get(leaf.path, [])) for leaf, hits in found]
 
 
 def _seed_at(leaf: Leaf, line: int) -> int | None:
@@ -113,7 +127,7 @@ async def _judged(leaf: Leaf, hits: list[Hit], client: ModelClient, settings: Tr
 def triage(leaves: Iterable[tuple[Leaf, str | None]], settings: TriageSettings,
            teacher: Endpoint | None = None) -> tuple[list[Hit], list[str]]:  # fmt: skip
     """Hits for every leaf (with its attribution.txt text), and notes on what the teacher could not judge."""
-    found = [(leaf, triage_leaf(leaf, attribution, settings)) for leaf, attribution in leaves]
+    found = triage_leaves(leaves, settings)
     wants_teacher = {Check.ABUSE, Check.MACHINE_WRITTEN} & settings.checks
     if teacher is None or not wants_teacher or not found:
         return [hit for _, hits in found for hit in hits], []

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.triage.hits import Check, Hit, Level, mask
 from bot.triage.imports import without
-from bot.triage.texts import SOURCE_ORIGINS, Text
+from bot.triage.texts import SOURCE_ORIGINS, Origin, Text
 
 # Presidio entity -> what to call it. National identifiers only where Presidio checks a checksum or a
 # strict format, so a number in a maths question is not taken for one.
@@ -47,6 +47,10 @@ _STREET = (
 )
 _STREET_RE = re.compile(_STREET)
 _IP_HINT = re.compile(r"\d\.\d{1,3}\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:")  # 1.2.3.4, or IPv6's a:b: / a::
+# Seven digits or more with no more than a few of a phone number's separators between them: "(415) 382-1947",
+# "+44 20 7946 0958". phonenumbers' matcher (most of Presidio's time) runs only on a text that has one.
+_DIGIT = re.compile(r"\d")
+_PHONE_HINT = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
 
 # detect-secrets' detectors of keys with a known shape, and of `password = "..."` style assignments.
 # The entropy detectors are left out: a document's 40-hex commit and base64 in a context are not secrets.
@@ -85,7 +89,7 @@ def analyzer() -> Any:
     SpacyNlpEngine = presidio.nlp_engine.SpacyNlpEngine
 
     class BlankEnglish(SpacyNlpEngine):  # type: ignore[misc]
-        """Tokens for the context words, no named-entity model (none is installed, none is downloaded)."""
+        """The engine Presidio requires, with no named-entity model (none is installed, none is downloaded)."""
 
         def __init__(self) -> None:
             super().__init__(models=[{"lang_code": "en", "model_name": "blank:en"}])
@@ -103,7 +107,6 @@ def analyzer() -> Any:
     street = PatternRecognizer(
         supported_entity="STREET_ADDRESS",
         patterns=[Pattern("street address", _STREET, 0.5)],
-        context=["address", "live", "lives", "located", "street", "zip", "postcode"],
         global_regex_flags=re.MULTILINE,  # Presidio's default ignores case: "2 decimal places" is no street
     )
     recognizers = [
@@ -127,12 +130,21 @@ def analyzer() -> Any:
 
 
 def _possible(text: str) -> tuple[str, ...]:
-    """The entities the text has the digits (or the @, or a street) for: a text with none is not analysed,
-    so most questions skip the tokenizer and phonenumbers' matcher, and a leaf with none never loads Presidio."""
-    digits = sum(c.isdigit() for c in text)
+    """The entities the text has the digits (or the @, a street, a phone-like run) for: a text with none is
+    not analysed, only those recognizers run on the others, and a leaf with none never loads Presidio."""
+    digits = len(_DIGIT.findall(text))
     possible = {"EMAIL_ADDRESS": "@" in text, "STREET_ADDRESS": _STREET_RE.search(text) is not None,
-                "IP_ADDRESS": _IP_HINT.search(text) is not None}  # fmt: skip
+                "IP_ADDRESS": _IP_HINT.search(text) is not None,
+                "PHONE_NUMBER": _PHONE_HINT.search(text) is not None}  # fmt: skip
     return tuple(e for e, need in _DIGITS_NEEDED.items() if possible.get(e, digits >= need))
+
+
+@functools.cache
+def _no_tokens(engine: Any) -> Any:
+    """The NLP artifacts of an empty text, handed to every analysis. Presidio's context enhancer compares the
+    lemmas of the words around a value with each recognizer's context words, and a blank pipeline has no
+    lemmas, so tokenising each text (a quarter of the time on a whole tree) never changed a score."""
+    return engine.nlp_engine.process_text("", "en")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -141,17 +153,55 @@ def _analyze(text: str, min_score: float) -> tuple[tuple[str, int, int, float], 
     entities = _possible(text)
     if not entities:
         return ()
-    results = analyzer().analyze(text, language="en", entities=list(entities), score_threshold=min_score)
+    engine = analyzer()
+    results = engine.analyze(text, language="en", entities=list(entities), score_threshold=min_score,
+                             nlp_artifacts=_no_tokens(engine))  # fmt: skip
     return tuple((r.entity_type, r.start, r.end, r.score) for r in results)
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _made_of(piece: str, words: frozenset[str]) -> bool:
+    """Whether `piece` is a run of `words` (at most one of a single letter): `asmith` is `a` and `smith`."""
+
+    @functools.cache
+    def from_(start: int, singles: int) -> bool:
+        if start == len(piece):
+            return True
+        for end in range(len(piece), start, -1):
+            single = end - start == 1
+            if piece[start:end] in words and singles + single <= 1 and from_(end, singles + single):
+                return True
+        return False
+
+    return from_(0, 0)
+
+
+def built_from(value: str, question: str) -> bool:
+    """Whether an answer's value is the question's own data made over: its digits reformatted, or an e-mail
+    address put together from the names and company the question lists ("make their e-mail from the
+    first initial, the last name and the company"). The address's top-level domain is not needed."""
+    if len(_compact(value)) >= 4 and _compact(value) in _compact(question):
+        return True
+    words = frozenset(re.findall(r"[a-z]+|\d+", question.lower()))
+    pieces = re.findall(r"[a-z]+|\d+", value.lower())
+    if "@" in value and "." in value.rsplit("@", 1)[1]:
+        pieces = pieces[:-1]
+    return bool(pieces) and all(_made_of(piece, words) for piece in pieces)
 
 
 def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[Hit]:
     """Personal data in the texts, each value once, where it first appears.
 
     Where it came from sets how loud it is: in a context or attribution.txt (text pasted from a source,
-    such as a company's published address in its report), or in an answer that quotes the context, it
-    is a note; in the contributor's own questions and answers, a warning.
+    such as a company's published address in its report), in an answer that quotes the context, or in
+    an answer that builds it from its question's data, it is a note; in the contributor's own questions
+    and answers, a warning.
     """
+    texts = list(texts)
+    questions = {(t.path, t.seed): t.text for t in texts if t.origin is Origin.QUESTION}
     found: list[tuple[Text, str, int, float, str]] = []
     for text in texts:
         for entity, start, end, score in _analyze(text.text, min_score):
@@ -168,6 +218,8 @@ def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[H
             level, where = Level.NOTE, f"in the {text.origin}, text from a source"
         elif value in quoted:
             level, where = Level.NOTE, f"in the {text.origin}, quoting the context"
+        elif text.origin is Origin.ANSWER and built_from(value, questions.get((text.path, text.seed), "")):
+            level, where = Level.NOTE, "in the answer, built from the question's data"
         else:
             level, where = Level.WARNING, f"in the {text.origin}"
         hits[value] = Hit(Check.PERSONAL_DATA, text.path, text.line_of(start), level,

@@ -4,7 +4,7 @@ split into examples, and answers far shorter than their question asks."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bot.similar.duplicates import MatchKind, find_duplicates
 from bot.similar.seedindex import Thresholds, Tokenizer, build_index
@@ -40,10 +40,11 @@ _LONG_FORM = re.compile(r"\b(?:write|compose|draft) (?:an? )?(?:essay|story|arti
 LONG_FORM_MIN_WORDS = 60
 
 
-def repeated_seeds(leaf: Leaf) -> list[Hit]:
-    """Pairs of seeds in one leaf that are alike but below the near-duplicate thresholds `similar` reports."""
+def repeated_seeds(leaves: Sequence[Leaf]) -> list[Hit]:
+    """Pairs of seeds in one leaf that are alike but below the near-duplicate thresholds `similar` reports.
+    The leaves are searched together, once; pairs across leaves are `similar`'s to report, not these."""
     strict = Thresholds()
-    matches = find_duplicates(build_index(REPEAT_THRESHOLDS, Tokenizer(), []), [leaf])
+    matches = find_duplicates(build_index(REPEAT_THRESHOLDS, Tokenizer(), []), leaves) if leaves else []
     hits = []
     for match in matches:
         # A shared template ("What is a synonym for X?") is fine; the same question *and* answer is not.
@@ -51,7 +52,7 @@ def repeated_seeds(leaf: Leaf) -> list[Hit]:
             continue
         if match.score >= strict.of("answer" if match.kind is MatchKind.ANSWER else "question"):
             continue
-        hits.append(Hit(Check.NEAR_DUPLICATE, leaf.path, match.changed.line, Level.WARNING,
+        hits.append(Hit(Check.NEAR_DUPLICATE, match.changed.path, match.changed.line, Level.WARNING,
                         f"this seed's {'answer' if match.kind is MatchKind.ANSWER else 'question'} says much "
                         f"the same as line {match.other.line} ({match.score:g}% alike): vary the examples",
                         "similar"))  # fmt: skip
@@ -99,8 +100,16 @@ def short_answer(seed: SeedExample) -> str | None:
     return None
 
 
-def seed_quality(leaf: Leaf, checks: Sequence[Check]) -> list[Hit]:
-    hits = repeated_seeds(leaf) if Check.NEAR_DUPLICATE in checks else []
+def seed_quality(leaves: Sequence[Leaf], checks: Collection[Check]) -> list[Hit]:
+    """The weak seeds of each leaf, for the checks that are on."""
+    hits = repeated_seeds(leaves) if Check.NEAR_DUPLICATE in checks else []
+    for leaf in leaves:
+        hits += _weak_seeds(leaf, checks)
+    return hits
+
+
+def _weak_seeds(leaf: Leaf, checks: Collection[Check]) -> list[Hit]:
+    hits = []
     for i, seed in enumerate(leaf.seed_examples):
         if Check.BARE_ANSWER in checks and bare_answer(seed):
             hits.append(Hit(Check.BARE_ANSWER, leaf.path, seed.answer_line, Level.WARNING,

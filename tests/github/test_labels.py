@@ -37,11 +37,15 @@ def test_the_labels_a_review_calls_for() -> None:
     sample = Sample(SKILL, "q", "a", 3)
     rows = [triage_row("triage/abuse"), triage_row("triage/machine-written", "note")]
     assert wanted_labels(review("1" * 40, [SKILL], rows, samples=[sample]), names) == {
-        "skill", "precheck-generate-ready", "triage-abuse"}  # fmt: skip
+        "skill", "precheck-generate-ready", "triage-abuse", "triage-needed"}  # fmt: skip
     failing = review("1" * 40, [KNOWLEDGE], [], samples=[sample])
     failing.findings.append(Finding(KNOWLEDGE, 1, 1, Severity.ERROR, "schema", "bad"))
     failing.notes.append(Note("samples", f"{KNOWLEDGE}: {NOTHING_KEPT}"))
-    assert wanted_labels(failing, names) == {"knowledge", "sdg-unsuccessful"}
+    assert wanted_labels(failing, names) == {"knowledge", "sdg-unsuccessful"}  # triage ran and is clean
+    untriaged = review("1" * 40, [SKILL], [])
+    del untriaged.parts["triage"]  # the triage part failed or was left out: nothing has been checked yet
+    assert wanted_labels(untriaged, names) == {"skill", "triage-needed"}
+    assert wanted_labels(review("1" * 40, [], []), names) == set()  # no leaf changed: nothing to triage
 
 
 def test_names_come_from_the_config_and_bad_ones_keep_the_default() -> None:
@@ -61,19 +65,29 @@ def test_only_the_bots_own_labels_move(github_server: FakeGitHub) -> None:
 
     first = review(pull.head_sha, [SKILL], [triage_row("triage/abuse"), triage_row("triage/secret")])
     assert publish_review(target, first, {}, lambda _: None, settings)
-    assert set(pull.labels) == {"skill", "help wanted", "needs abuse review", "triage-secret"}
-    assert read_state(own_summary(target).body)["labels"] == ["needs abuse review", "triage-secret"]
+    assert set(pull.labels) == {"skill", "help wanted", "needs abuse review", "triage-secret", "triage-needed"}
+    assert read_state(own_summary(target).body)["labels"] == ["needs abuse review", "triage-needed", "triage-secret"]
 
     pull.labels.append("triage-personal-data")  # a person adds one of the bot's names by hand
     second = review(pull.head_sha, [KNOWLEDGE], [triage_row("triage/secret")])
     assert publish_review(target, second, {}, lambda _: None, settings)
     # The abuse label the bot set is gone; the person's `skill` and `triage-personal-data` stay.
-    assert set(pull.labels) == {"skill", "help wanted", "triage-secret", "knowledge", "triage-personal-data"}
-    assert read_state(own_summary(target).body)["labels"] == ["knowledge", "triage-secret"]
+    assert set(pull.labels) == {"skill", "help wanted", "triage-secret", "knowledge", "triage-personal-data",
+                                "triage-needed"}  # fmt: skip
+    assert read_state(own_summary(target).body)["labels"] == ["knowledge", "triage-needed", "triage-secret"]
+
+    clean = review(pull.head_sha, [KNOWLEDGE], [triage_row("triage/secret", "note")])
+    assert publish_review(target, clean, {}, lambda _: None, settings)
+    # The bot's triage is clean: its `triage-needed` and `triage-secret` go; what the person set stays.
+    assert set(pull.labels) == {"skill", "help wanted", "knowledge", "triage-personal-data"}
+
+    pull.labels.append("triage-needed")  # a triager asks for a look by hand: the bot's clean triage leaves it
+    assert publish_review(target, clean, {}, lambda _: None, settings)
+    assert "triage-needed" in pull.labels
 
     off = LabelSettings(enabled=False)
     assert publish_review(target, review(pull.head_sha, [], []), {}, lambda _: None, off)
-    assert "triage-secret" in pull.labels  # labels off: nothing moves
+    assert "knowledge" in pull.labels  # labels off: nothing moves
 
 
 def test_labels_github_refuses_are_a_note_and_the_summary_still_posts(github_server: FakeGitHub) -> None:
@@ -102,4 +116,4 @@ def test_a_pull_request_run_sets_the_labels_the_base_config_names(taxonomy_repo,
                             capture_output=True, text=True, env=subprocess_env(TAXBOT_GITHUB_PAUSE_S="0"),
                             timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert set(pull.labels) == {"help wanted", "kind: skill", "triage-personal-data"}
+    assert set(pull.labels) == {"help wanted", "kind: skill", "triage-personal-data", "triage-needed"}

@@ -207,3 +207,21 @@ def test_team_members_count_only_when_active_and_an_unreadable_team_is_logged(wo
     assert code == 0 and "the token cannot read the teams of community" in log
     assert "GitHub App installation token" in log
 
+
+
+def _triage_judge(request: dict[str, Any]) -> str:
+    """The teacher's reply: the triage opinion when asked for it (the third seed is machine-written)."""
+    system = request["messages"][0]["content"]
+    if "help triage" in system:
+        return '{"abusive": [], "machine_written": [3]}'
+    return str(request["messages"][-1]["content"])
+
+
+def test_the_trusted_run_triages_a_fork_with_the_teacher_once_its_head_is_approved(world: World) -> None:
+    world.teacher.script = _triage_judge
+    pull = world.pull(1, {NEW: NEW_TEXT}, fork=True)
+    world.run("workflow_run", world.workflow_run(pull))
+    assert "the teacher finds this answer written by a chat model" not in world.summary(1)
+    world.run("issue_comment", world.comment(pull, "maintainer", f"/taxbot approve {pull.head_sha}"))
+    world.run("workflow_run", world.workflow_run(pull))
+    assert "the teacher finds this answer written by a chat model" in world.summary(1)

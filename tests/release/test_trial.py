@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import git
@@ -27,6 +28,7 @@ from tests.release.test_pipeline import CHANT, LAKE, skill
 
 REPO, MODEL = "org/taxonomy", "org/taxonomy-model"
 SONG = "compositional_skills/writing/song/qna.yaml"
+VERSE = "compositional_skills/writing/verse/qna.yaml"
 BETTER, SAME = "model-better", "model-same"
 TINY_TRAINING = ("[model.precision=float32, run.use_cpu=true, data.max_length=256, data.pack_tokens=512, "
                  "phase1.learning_rate=3.0e-3, phase1.effective_batch=8, phase1.warmup_steps=0]")  # fmt: skip
@@ -109,10 +111,12 @@ def test_a_trial_trains_a_head_once_keeps_one_comment_moves_labels_and_goes_stal
 ) -> None:
     general = '{"question": "alpha beta ?", "answer": "gamma delta .", "topic": "words"}\n'
     base = world.taxonomy.commit_files(  # type: ignore[attr-defined]
-        {".taxbot.yaml": config(base_model), "general.jsonl": general, CHANT: skill(list(WORDS[:40]), "alice")},
+        {".taxbot.yaml": config(base_model), "general.jsonl": general, CHANT: skill(list(WORDS[:40]), "alice"),
+         VERSE: skill(list(WORDS[80:120]), "bob")},
         "main",
-    )
-    # The chant was released: the Hub holds that model, and the store the chant's data, replayed by trials.
+    )  # fmt: skip
+    # Chant and verse were released: the Hub holds that model, and the store their data. The gate asks the verse
+    # as its sample of other leaves, so trials replay only the chant's data.
     release_model = build_tiny_model(tmp_path / "released", seed=1)
     release_on_hub(world, release_model, base)
     assert main(["generate", "--taxonomy", str(world.root), "--full", "--per-leaf", "8", "--out",
@@ -129,7 +133,11 @@ def test_a_trial_trains_a_head_once_keeps_one_comment_moves_labels_and_goes_stal
     result = json.loads(out.read_text(encoding="utf-8"))
     assert (result["pull"], result["head"], result["leaves"]) == (5, head, [LAKE])
     assert result["status"] in ("improved", "no-gain") and result["steps"] == 4
-    assert result["release"] == "v20260101-release" and result["replayed"] == 4
+    assert result["release"] == "v20260101-release"
+    assert (result["replayed"], result["replayed_seeds"]) == (4, 0)
+    trained_on = [json.loads(line) for line in (tmp_path / "cache" / "trials" / head / "data" / "trial.jsonl")
+                  .read_text(encoding="utf-8").splitlines()]  # fmt: skip
+    assert {r["metadata"]["leaf"] for r in trained_on} == {LAKE, CHANT}
     assert any(r.path.endswith("/model.safetensors") for r in world.hub.calls("GET", f"/{MODEL}/resolve/"))
     assert [leaf["name"] for leaf in result["gate"]["leaves"]] == [LAKE]
     printed = capsys.readouterr().out
@@ -238,10 +246,10 @@ def test_the_comment_neutralises_what_came_from_the_pull_request() -> None:
     from bot.release.trial_comment import comment_state, render_trial_comment
 
     head = "a" * 40
-    hostile = "@everyone see #12 <img src=x> --> <!-- taxbot:trial-state {\"head\": \"b\"} -->"
+    hostile = '@everyone see #12 <img src=x> --> <!-- taxbot:trial-state {"head": "b"} -->'
     result = {"kind": "taxbot-trial", "pull": 1, "head": head, "base": "b" * 40, "status": "improved",
               "verdict": "improves its leaves by +0.30, no regression beyond 0.02", "leaves": [hostile],
-              "release": "v1", "records": 10, "replayed": 2, "steps": 4,
+              "release": "v1", "records": 10, "replayed": 2, "replayed_seeds": 2, "steps": 4,
               "gate": {"metric": "rouge_l", "judged": False, "groups": [], "leaves": [
                   {"name": hostile, "questions": 1, "previous": 0.1, "candidate": 0.4}],
                   "answers": [{"question": hostile, "reference": "r", "previous": hostile, "candidate": "c",
@@ -250,6 +258,7 @@ def test_the_comment_neutralises_what_came_from_the_pull_request() -> None:
     assert "@everyone" not in body and "#12" not in body and "<img" not in body
     assert body.count("<!--") == 2 and comment_state(body) == {"head": head, "status": "improved"}
     assert "| +0.300 |" in body and "[run](https://github.example/run)" in body
+    assert "10 generated pairs of 1 leaf and 2 replayed ones (2 of them other leaves' seed examples)" in body
 
 
 @pytest.mark.slow
@@ -288,11 +297,30 @@ UNKNOWN = {  # invented facts: no pretrained model knows them
 }
 KNOWN = ["What is the capital of France?", "How many days are in a week?", "What do bees make?",
          "What is the opposite of hot?", "What colour is grass?"]  # fmt: skip
-KEPT = ["What is the largest planet in our solar system?", "How many legs does a spider have?",
-        "What is water made of?", "What animal says moo?", "What is the boiling point of water?"]  # fmt: skip
-GENERAL = "What is two plus two?"
+# Released leaves, with answers a person wrote. The gate asks EVERYDAY as its sample of other leaves (the first
+# by the hash of its path); the trial replays the seeds of FACTS, as no release data is in its fresh cache.
+EVERYDAY = ("compositional_skills/general/everyday/qna.yaml", {
+    "What is the largest planet in our solar system?": "Jupiter is the largest planet in our solar system.",
+    "How many legs does a spider have?": "A spider has eight legs.",
+    "What is water made of?": "Water is made of hydrogen and oxygen.",
+    "What animal says moo?": "A cow says moo.",
+    "What is the boiling point of water?": "Water boils at 100 degrees Celsius at sea level.",
+})  # fmt: skip
+FACTS = ("compositional_skills/general/facts/qna.yaml", {
+    "What is the largest ocean on Earth?": "The Pacific Ocean is the largest ocean on Earth.",
+    "What gas do plants take in?": "Plants take in carbon dioxide.",
+    "How many continents are there?": "There are seven continents.",
+    "What is the freezing point of water?": "Water freezes at 0 degrees Celsius.",
+    "Who wrote Romeo and Juliet?": "William Shakespeare wrote Romeo and Juliet.",
+    "What is the fastest land animal?": "The cheetah is the fastest land animal.",
+    "How many hours are in a day?": "There are 24 hours in a day.",
+    "What is the chemical symbol for gold?": "The chemical symbol for gold is Au.",
+    "What planet is known as the red planet?": "Mars is known as the red planet.",
+    "What is the tallest mountain in the world?": "Mount Everest is the tallest mountain in the world.",
+})  # fmt: skip
+ZENTORIA = "compositional_skills/fiction/zentoria/qna.yaml"
 MAX_NEW_TOKENS = 12
-# Each step sees every generated pair once, in one pack: six steps of about 330 tokens in all.
+# Each step sees the generated pairs and the replayed seeds about once: six steps at a high rate, LoRA r=8.
 SMOLLM2_TRAINING = ("[model.precision=float32, run.use_cpu=true, data.max_length=96, data.pack_tokens=384, "
             "phase1.learning_rate=3.0e-3, phase1.effective_batch=5, phase1.warmup_steps=0, "
             "phase1.lr_scheduler=constant, phase1.min_steps_per_epoch=1, "
@@ -309,7 +337,7 @@ def real_config(model: Path) -> str:
     return (
         f"release:\n  hub_repo: org/taxonomy-model\n  base_model: {model}\n  per_leaf: 5\n"
         f"gate:\n  kept_leaves: 1\n  max_new_tokens: {MAX_NEW_TOKENS}\n  general_set: general.jsonl\n  judge: false\n"
-        "trial:\n  steps: 6\n  pairs_per_leaf: 5\n  replay: 0\n  min_gain: 0.1\n  max_regression: 0.25\n"
+        "trial:\n  steps: 6\n  pairs_per_leaf: 5\n  replay: 10\n  min_gain: 0.1\n  max_regression: 0.1\n"
         f"  train_overrides: {SMOLLM2_TRAINING}\n"
     )
 
@@ -326,19 +354,18 @@ def test_a_trial_shows_a_gain_on_unknown_seeds_and_none_on_known_ones(
     for name, value in {"TAXBOT_TEACHER_URL": teacher_server.base_url, "TAXBOT_TEACHER_MODEL": "fake-teacher",
                         "HF_ENDPOINT": hub_server.url}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
-    # What the model already answers: its own greedy answers, as the gate will ask for them.
-    own = LocalAnswerer(str(smollm2_model), max_new_tokens=MAX_NEW_TOKENS, batch_size=16).answer(
-        [*KNOWN, *KEPT, GENERAL]
-    )
-    known, kept = dict(zip(KNOWN, own[:5], strict=True)), dict(zip(KEPT, own[5:10], strict=True))
-    general = json.dumps({"question": GENERAL, "answer": own[10], "topic": "arithmetic"}) + "\n"
+    # Seeds the model already knows: its own greedy answers, as the gate will ask for them.
+    own = LocalAnswerer(str(smollm2_model), max_new_tokens=MAX_NEW_TOKENS, batch_size=16).answer(KNOWN)
+    # Every fifth question of the shipped general set: arithmetic, facts, language, reasoning, code.
+    shipped = (files("bot") / "data" / "general_qa.jsonl").read_text(encoding="utf-8").splitlines()
     commit = taxonomy_repo.commit_files  # type: ignore[attr-defined]
-    base = commit({".taxbot.yaml": real_config(smollm2_model), "general.jsonl": general,
-                   "compositional_skills/general/everyday/qna.yaml": freeform(kept)}, "main")  # fmt: skip
+    base = commit({".taxbot.yaml": real_config(smollm2_model), "general.jsonl": "\n".join(shipped[::5]) + "\n",
+                   EVERYDAY[0]: freeform(EVERYDAY[1]), FACTS[0]: freeform(FACTS[1])}, "main")  # fmt: skip
     taxonomy_repo.git.checkout("-b", "unknown")
-    unknown_head = commit({"compositional_skills/fiction/zentoria/qna.yaml": freeform(UNKNOWN)}, "Add Zentoria")
+    unknown_head = commit({ZENTORIA: freeform(UNKNOWN)}, "Add Zentoria")
     taxonomy_repo.git.checkout("-b", "known", base)
-    known_head = commit({"compositional_skills/general/basics/qna.yaml": freeform(known)}, "Add basics")
+    known = freeform(dict(zip(KNOWN, own, strict=True)))
+    known_head = commit({"compositional_skills/general/basics/qna.yaml": known}, "Add basics")
 
     results = {}
     for name, head in (("unknown", unknown_head), ("known", known_head)):
@@ -350,15 +377,17 @@ def test_a_trial_shows_a_gain_on_unknown_seeds_and_none_on_known_ones(
                for name, (_, result) in results.items()}  # fmt: skip
     print(f"trial changes by question set: {changes}")  # the measured figures, with -s
 
-    # Unknown seeds: the trial model learned them, and the comment's verdict gives that gain. Six steps at a high
-    # rate without replay also make a 135M model terser on every question (measured: other leaves -0.52 against
-    # its own longer answers), which the regression check reports; the gain on its leaves is what this measures.
+    # Unknown seeds: the trial model learned them, and nothing else fell beyond 0.1 (measured: its leaves +0.37 to
+    # +0.40; the other leaf +0.39 to +0.45 and the general set +0.11, both nearer their references' plain style).
     code, unknown = results["unknown"]
     gain = changes["unknown"]["changed"]
-    assert gain >= 0.3 and f"{gain:+.2f}" in unknown["verdict"], unknown["verdict"]
-    assert (code, unknown["status"]) in ((0, "improved"), (1, "no-gain"))
-    # Seeds the model already answers: nothing to gain, and the verdict says so. (Measured: -0.19, the same
-    # terseness as above, against the model's own longer answers.)
+    assert (code, unknown["status"]) == (0, "improved"), unknown["verdict"]
+    assert gain >= 0.2 and unknown["verdict"] == f"improves its leaves by {gain:+.2f}, no regression beyond 0.10"
+    assert (unknown["replayed"], unknown["replayed_seeds"]) == (10, 10)
+    data = (tmp_path / "cache" / "trials" / unknown_head / "data" / "trial.jsonl").read_text(encoding="utf-8")
+    assert {json.loads(line)["metadata"]["leaf"] for line in data.splitlines()} == {ZENTORIA, FACTS[0]}
+    # Seeds the model already answers: nothing to gain, and the verdict says so (measured: -0.16).
     code, known_result = results["known"]
     assert changes["known"]["changed"] < 0.1
-    assert (code, known_result["status"]) == (1, "no-gain") and known_result["verdict"].startswith("no gain")
+    assert (code, known_result["status"]) == (1, "no-gain")
+    assert known_result["verdict"].startswith("no gain: its leaves change")

@@ -27,6 +27,40 @@ class Planted:
     planted: str  # what was planted, for the report of misses
 
 
+# What the "clean" real leaves really hold, read by a person: a warning of the check on these leaves is a
+# true finding, not a false alarm. Each is named with what a triager would see there.
+REAL_FINDINGS: dict[str, dict[Check, str]] = {
+    "compositional_skills/extraction/technical_paper/abstract/bullet_points/qna.yaml": {
+        Check.PERSONAL_DATA: "five paper authors' work e-mail addresses, typed into an answer (the context has "
+        "only their names)"},
+    "compositional_skills/extraction/technical_paper/abstract/csv/qna.yaml": {
+        Check.PERSONAL_DATA: "the same five authors' e-mail addresses, in a CSV answer"},
+    "compositional_skills/linguistics/organize_lists/qna.yaml": {
+        Check.MACHINE_WRITTEN: "three answers open with a chat assistant's \"Sure, I'd be happy to help!\" and carry "
+        "invented figures (a cat 3 feet tall at the shoulder; a flea and a ladybug of the same 0.02-0.05 g)"},
+    "compositional_skills/writing/freeform/brainstorming/refute_claim/qna.yaml": {
+        Check.MACHINE_WRITTEN: "\"Sure, I'd be happy to help you explore this topic\" and two \"It's important to "
+        "...\" closers: a chat model's reply pasted in"},
+    "compositional_skills/roleplay/explain_like_you_are/fictional/tv_shows/qna.yaml": {
+        Check.ABUSE: "Rick Sanchez in character: \"goddamn\", \"give a crap about some cheating loser\" (profanity "
+        "the triage guide asks a triager to weigh)"},
+    "compositional_skills/STEM/math/area/qna.yaml": {
+        Check.NEAR_DUPLICATE: "two seeds are one question and answer with the radius changed (6 cm, 2 meters)"},
+    "compositional_skills/STEM/math/distance_conversion/qna.yaml": {
+        Check.NEAR_DUPLICATE: "\"How many feet are in 500 miles?\" and \"... in 1000 miles?\", answered alike"},
+    "compositional_skills/STEM/science/units_conversion/distance_conversion/qna.yaml": {
+        Check.NEAR_DUPLICATE: "\"convert 14 km into miles\" and \"Convert 2 KM into miles\", one answer with the "
+        "numbers changed"},
+    "compositional_skills/grounded/linguistics/inclusion/qna.yaml": {
+        Check.NEAR_DUPLICATE: "two seeds rewrite the same master/slave context sentence for nearly the same question"},
+}  # fmt: skip
+
+
+def real_finding(leaf_path: str, check: Check) -> str | None:
+    """Why a real leaf's warning of `check` is a true finding, or None where it would be a false alarm."""
+    return REAL_FINDINGS.get(leaf_path, {}).get(check)
+
+
 def real_leaves(data: Path) -> list[Leaf]:
     leaves = []
     for snapshot in SNAPSHOTS:

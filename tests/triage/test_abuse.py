@@ -34,3 +34,23 @@ def test_an_insult_tacked_onto_a_list_line_is_quoted_and_single_words_are_left_a
 def test_a_higher_threshold_reports_less() -> None:
     leaf = parse_leaf("compositional_skills/words/qna.yaml", LEAF.encode())
     assert abuse(leaf_texts(leaf), threshold=1.01) == []
+
+
+RIDDLE = """version: 3
+created_by: tester
+task_description: Riddles.
+seed_examples:
+  - question: Tom's mother has 3 sons. The names of the two sons are Dick and Hardy, what's the name of the third son?
+    answer: Name of the third son is Tom. The question names the two other sons, Dick and Hardy.
+  - question: Who wrote the novel about the white whale?
+    answer: Herman Melville wrote Moby Dick.
+  - question: What did the reviewer say?
+    answer: Shut up, you Moron.
+"""
+
+
+def test_a_name_that_is_also_a_slur_is_a_name_and_an_insult_in_capitals_is_still_one() -> None:
+    leaf = parse_leaf("compositional_skills/riddles/qna.yaml", RIDDLE.encode())
+    seeds = [t for t in leaf_texts(leaf) if t.origin in (Origin.QUESTION, Origin.ANSWER)]
+    [hit] = abuse(seeds)
+    assert hit.line == 10 and "Shut up, you Moron." in hit.message

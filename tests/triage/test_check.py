@@ -19,7 +19,7 @@ from bot.triage.hits import Check, Level
 from tests.conftest import subprocess_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.leaves import ATTRIBUTION, freeform_skill
-from tests.triage.evalset import found, planted_leaves, real_leaves
+from tests.triage.evalset import found, planted_leaves, real_finding, real_leaves
 
 LEAF = "compositional_skills/mail/qna.yaml"
 TRIAGED = freeform_skill().replace(
@@ -72,11 +72,26 @@ def test_the_teacher_is_a_second_opinion_and_its_silence_only_a_note(teacher_ser
     assert [h.check for h in hits] == [Check.MACHINE_WRITTEN] and "no second opinion from the teacher" in notes[0]
 
 
+def test_leaves_triaged_together_each_get_their_own_findings() -> None:
+    rude = parse_leaf(LEAF, TRIAGED.encode())
+    polite = parse_leaf("compositional_skills/polite/qna.yaml", freeform_skill().replace(
+        "answer: 3 plus 3 is 6.", "answer: 3 plus 3 is 6, you worthless moron.").encode())  # fmt: skip
+    clean = parse_leaf("compositional_skills/clean/qna.yaml", freeform_skill().encode())
+    token = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+    hits, _ = triage([(rude, None), (clean, None), (polite, f"{ATTRIBUTION}Token: {token}\n")], TriageSettings())
+    abusive = sorted((h.path, h.line) for h in hits if h.check is Check.ABUSE)
+    assert abusive == [("compositional_skills/mail/qna.yaml", 8), ("compositional_skills/polite/qna.yaml", 10)]
+    [secret] = [h for h in hits if h.check is Check.SECRET]
+    assert secret.path == "compositional_skills/polite/attribution.txt" and secret.line == ATTRIBUTION.count("\n") + 1
+    assert not [h for h in hits if h.path == clean.path]
+
+
 @pytest.mark.shared_data
 def test_planted_problems_in_real_leaves_are_found_and_the_clean_leaves_stay_quiet(shared_data: Path) -> None:
     leaves = real_leaves(shared_data)[::30]  # a sample; bench/bench_triage.py runs them all
     settings = TriageSettings(checks=frozenset(set(Check) - {Check.NEAR_DUPLICATE}))
-    clean = [h for h, _ in [triage([(leaf, None)], settings) for leaf in leaves] for h in h if h.level is Level.WARNING]
+    clean = [h for leaf in leaves for h in triage([(leaf, None)], settings)[0]
+             if h.level is Level.WARNING and not real_finding(leaf.path, h.check)]  # fmt: skip
     planted = list(planted_leaves(leaves))
     missed = [p.planted for p in planted if not found(p, triage([(p.leaf, None)], settings)[0])]
     assert len(leaves) >= 5 and len(planted) == 4 * len(leaves)

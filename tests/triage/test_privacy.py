@@ -56,3 +56,28 @@ seed_examples:
         answer: 4,421 m, by the 2017 survey.
 """)
     assert secrets(leaf_texts(knowledge)) == [] and personal_data(leaf_texts(knowledge)) == []
+
+
+TABLE = """version: 3
+created_by: tester
+task_description: Tables.
+seed_examples:
+  - question: |
+      Add an Email column: the first initial, the last name, then @ and the company with .com.
+      | First Initial | Last Name | Company |
+      | a             | smith     | xyz     |
+      | b             | jones     | abc     |
+    answer: |
+      | First Initial | Last Name | Company | Email          |
+      | a             | smith     | xyz     | asmith@xyz.com |
+      | b             | jones     | abc     | bjones@abc.com |
+      Questions go to priya.chen44@outlook.com.
+"""
+
+
+def test_an_address_the_answer_builds_from_the_questions_table_is_a_note_and_a_new_one_warns() -> None:
+    leaf = parse_leaf("compositional_skills/tables/qna.yaml", TABLE.encode())
+    found = {h.message.split("`")[1]: h for h in personal_data(leaf_texts(leaf))}
+    assert found["asm…com"].level is Level.NOTE and "built from the question" in found["asm…com"].message
+    assert found["bjo…com"].level is Level.NOTE
+    assert (found["pri…com"].level, found["pri…com"].line) == (Level.WARNING, 14)

@@ -27,7 +27,7 @@ seed_examples:
 
 def test_each_kind_of_weak_seed_is_named_on_its_line() -> None:
     leaf = parse_leaf("compositional_skills/problems/qna.yaml", LEAF.encode())
-    hits = {(h.check, h.line): h for h in seed_quality(leaf, list(Check))}
+    hits = {(h.check, h.line): h for h in seed_quality([leaf], list(Check))}
     assert set(hits) == {
         (Check.BARE_ANSWER, 6),
         (Check.SPLIT_CONVERSATION, 7),
@@ -39,6 +39,15 @@ def test_each_kind_of_weak_seed_is_named_on_its_line() -> None:
 
 
 def test_a_clean_leaf_and_checks_turned_off_say_nothing() -> None:
-    assert seed_quality(parse_leaf("compositional_skills/sums/qna.yaml", freeform_skill().encode()), list(Check)) == []
+    clean = parse_leaf("compositional_skills/sums/qna.yaml", freeform_skill().encode())
+    assert seed_quality([clean], list(Check)) == []
     leaf = parse_leaf("compositional_skills/problems/qna.yaml", LEAF.encode())
-    assert {h.check for h in seed_quality(leaf, [Check.SHORT_ANSWER])} == {Check.SHORT_ANSWER}
+    assert {h.check for h in seed_quality([leaf], [Check.SHORT_ANSWER])} == {Check.SHORT_ANSWER}
+
+
+def test_leaves_checked_together_name_only_their_own_repeats() -> None:
+    leaf = parse_leaf("compositional_skills/problems/qna.yaml", LEAF.encode())
+    copy = parse_leaf("compositional_skills/copy/qna.yaml", LEAF.encode())
+    repeats = sorted((h.path, h.line) for h in seed_quality([leaf, copy], [Check.NEAR_DUPLICATE]))
+    # The copy's seeds against the first leaf's are `similar`'s to report; each leaf's own repeat is named once.
+    assert repeats == [("compositional_skills/copy/qna.yaml", 12), ("compositional_skills/problems/qna.yaml", 12)]
