@@ -14,6 +14,7 @@ from bot.generation.teacher import (
     Endpoint,
     EndpointError,
     ModelClient,
+    OutputMode,
     ReplyCache,
     ReplyCutError,
     ReplyFormatError,
@@ -373,3 +374,13 @@ def test_a_dead_replica_in_a_live_pool_is_one_note_with_its_url_and_reason(teach
 
     assert len(asyncio.run(run())) == 4
     assert client.dropped == [f"teacher replica {dead} left out: Connection refused"]
+
+
+@pytest.mark.real_model
+def test_llama_cpp_is_learned_at_the_probe_as_json_object_and_one_reply_per_request(smollm2_teacher: str) -> None:
+    """llama-cpp-python's server takes `n=2` and answers with one choice: the probe learns that, and later
+    requests ask for one reply each instead of losing the others."""
+    client = ModelClient(Endpoint(smollm2_teacher, "smollm2"))
+    asyncio.run(client.probe())
+    assert client.output_mode is OutputMode.JSON_OBJECT
+    assert not client.gives_samples
