@@ -10,9 +10,10 @@ requests as the teacher saw them, the probe included. The ideal wall time is req
 concurrency; goal: within 1.1x of it (the median of `--repeat` runs). Beside it, baselines measured in
 the same run against the same teacher: the round trip of a minimal request alone, and with
 `--concurrency` of them at once (what the HTTP stacks of the fake and of the client cost on this
-machine, which no pipeline can save). It also prints requests per candidate pair (goal: at most 0.5;
-the reference pipelines spend about 3), and what generation and the LAB judge each cost in requests and
-words.
+machine, which no pipeline can save), and the floor of any Python client here: a bare httpx client
+against a bare asyncio server that only waits the latency. It also prints requests per candidate pair
+(goal: at most 0.5; the reference pipelines spend about 3), and what generation and the LAB judge each
+cost in requests and words.
 Requests are sized to the teacher's context: a grounded skill whose seeds are long is asked for fewer
 items per reply on a small context, and for several replies (`n`) in one request where the teacher
 gives them (`--samples 1` is a teacher that does not, such as llama.cpp's servers);
@@ -123,6 +124,70 @@ async def round_trip(url: str, at_once: int, times: int = 15) -> float:
     return statistics.median(spent)
 
 
+_BARE_REPLY = (
+    b'{"object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop", '
+    b'"message": {"role": "assistant", "content": "{}"}}]}'
+)
+
+
+async def _bare_answer(latency: float, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """HTTP/1.1 keep-alive, nothing parsed but the body's length, each answer `latency` after its request."""
+    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            started = time.monotonic()
+            sizes = [
+                line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+            ]
+            await reader.readexactly(int(sizes[0]) if sizes else 0)
+            await asyncio.sleep(latency - (time.monotonic() - started))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(_BARE_REPLY), _BARE_REPLY))  # fmt: skip
+            await writer.drain()
+    writer.close()
+
+
+def _serve_bare(latency: float, pipe: Connection) -> None:
+    async def serve() -> None:
+        server = await asyncio.start_server(lambda r, w: _bare_answer(latency, r, w), "127.0.0.1", 0)
+        pipe.send(server.sockets[0].getsockname()[1])
+        async with server:
+            await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # until the benchmark is done
+
+    asyncio.run(serve())
+
+
+def transport_floor(latency: float, at_once: int, times: int = 15) -> float:
+    """The median time of a request from a bare httpx client to a bare asyncio server that only waits
+    `latency`, `at_once` of them together: what any Python client on this machine pays, before taxbot."""
+    import httpx
+
+    ours, theirs = multiprocessing.Pipe()
+    process = multiprocessing.get_context("fork").Process(target=_serve_bare, args=(latency, theirs), daemon=True)
+    process.start()
+    port = ours.recv()
+
+    async def measure() -> float:
+        body = {"model": "bare", "messages": [{"role": "user", "content": "ping"}]}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/v1", timeout=10) as client:
+
+            async def one() -> float:
+                started = time.monotonic()
+                (await client.post("/chat/completions", json=body)).json()
+                return time.monotonic() - started
+
+            await asyncio.gather(*(one() for _ in range(at_once)))  # the connections are opened
+            return statistics.median(
+                [t for _ in range(times) for t in await asyncio.gather(*(one() for _ in range(at_once)))]
+            )
+
+    try:
+        return asyncio.run(measure())
+    finally:
+        ours.send("done")
+        process.join(timeout=10)
+
+
 @dataclass
 class Run:
     wall: float
@@ -179,6 +244,10 @@ def main() -> int:
               f"{run.wall / ideal:.2f}x the ideal; a minimal request takes {run.round_trip * 1000:.1f} ms alone "
               f"({run.wall / floor:.2f}x requests x that / {args.concurrency}), {run.round_trip_at_once * 1000:.1f} "
               f"ms {args.concurrency} at once ({run.wall / together:.2f}x)")  # fmt: skip
+    bare = transport_floor(args.latency, args.concurrency)
+    print(f"transport floor: a bare httpx client and a bare asyncio server that only waits {args.latency} s take "
+          f"{bare * 1000:.1f} ms per request {args.concurrency} at once, {bare / args.latency:.2f}x the latency "
+          f"(what a Python client pays on this machine, before any pipeline)")  # fmt: skip
     candidates = candidates_made(reports)
     kept = sum(r.kept for r in reports)
     print(f"{len(leaves)} skill leaves x {args.per_leaf} pairs: {kept} kept of {candidates} candidates")
