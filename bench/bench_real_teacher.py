@@ -53,12 +53,12 @@ def _chickadee_document(shared: Path, scratch: Path) -> list[str]:
 async def _run(leaf: Leaf, url: str, args: argparse.Namespace, documents: list[str], text: bool) -> tuple:
     endpoint = Endpoint(url, SERVED_NAME, max_tokens=args.max_tokens, concurrency=1, retries=1, timeout_s=600,
                         context_tokens=args.context_tokens, structured=not text)  # fmt: skip
-    client = ModelClient(endpoint)
     started = time.monotonic()
-    await client.probe()
-    plan = Plan(target=args.per_leaf, per_call=args.per_call, judge_batch=args.per_call, max_rounds=args.rounds,
-                every_chunk=args.every_chunk)  # fmt: skip
-    outcome = await generate_leaf(leaf, client, plan, documents)
+    async with ModelClient(endpoint) as client:  # its counts stay readable once closed
+        await client.probe()
+        plan = Plan(target=args.per_leaf, per_call=args.per_call, judge_batch=args.per_call, max_rounds=args.rounds,
+                    every_chunk=args.every_chunk)  # fmt: skip
+        outcome = await generate_leaf(leaf, client, plan, documents)
     return outcome, client, time.monotonic() - started
 
 

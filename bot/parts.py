@@ -28,14 +28,14 @@ def samples_part(endpoint: Endpoint, count: int) -> Part:
 
     def run(change_set: ChangeSet, leaves: dict[str, Leaf]) -> PartResult:
         async def all_leaves() -> PartResult:
-            client = ModelClient(endpoint)
-            try:
-                await client.probe()  # a teacher that is down is one note with its reason, not one per leaf
-            except EndpointError as error:
-                return PartResult(notes=[f"the teacher cannot be used: {error}"])
-            outcomes = await asyncio.gather(
-                *(generate_leaf(leaf, client, sample_plan(count)) for leaf in leaves.values())
-            )
+            async with ModelClient(endpoint) as client:
+                try:
+                    await client.probe()  # a teacher that is down is one note with its reason, not one per leaf
+                except EndpointError as error:
+                    return PartResult(notes=[f"the teacher cannot be used: {error}"])
+                outcomes = await asyncio.gather(
+                    *(generate_leaf(leaf, client, sample_plan(count)) for leaf in leaves.values())
+                )
             samples = [
                 Sample(outcome.path, k.candidate.question, k.candidate.answer, k.score, k.candidate.context)
                 for outcome in outcomes

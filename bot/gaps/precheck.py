@@ -131,7 +131,12 @@ def student_precheck(
         return [], [f"the student is misconfigured, so model gaps were not checked: {error}"]
     if endpoint is None:
         return [], ["no student is configured, so model gaps were not checked (set TAXBOT_STUDENT_URL and _MODEL)"]
-    results = asyncio.run(ask_student(ModelClient(endpoint), leaves, pass_score))
+
+    async def ask() -> list[LeafPrecheck]:
+        async with ModelClient(endpoint) as client:
+            return await ask_student(client, leaves, pass_score)
+
+    results = asyncio.run(ask())
     if results and not any(r.asked for r in results):
         error = next((a.error for r in results for a in r.answers if a.error), "no answer")
         where = f"{endpoint.model} at {endpoint.base_url}"

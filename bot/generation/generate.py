@@ -147,10 +147,9 @@ async def generate(
     """Generate for every leaf concurrently (the client caps requests); reports in the leaves' order.
 
     The teacher is probed first when anything is to be asked: one that is down or refuses raises
-    EndpointError at once, with its URL and its own reason, before any leaf is started.
+    EndpointError at once, with its URL and its own reason, before any leaf is started. The client's
+    connections are closed at the end, in this loop; its counts stay readable.
     """
-    if store is None or any(store.get(leaf_key(leaf, client.endpoint.model, mode)) is None for leaf in leaves):
-        await client.probe()
     done = 0
 
     async def tracked(leaf: Leaf) -> LeafReport:
@@ -160,13 +159,16 @@ async def generate(
         progress(report, done, len(leaves))
         return report
 
-    started = []
-    for leaf in leaves:
-        started.append(asyncio.ensure_future(tracked(leaf)))
-        # One turn of the loop per leaf started: the first leaves' requests go out while the next leaves are
-        # prepared, instead of the teacher waiting for every leaf's prompts to be built.
-        await asyncio.sleep(0)
-    return list(await asyncio.gather(*started))
+    async with client:
+        if store is None or any(store.get(leaf_key(leaf, client.endpoint.model, mode)) is None for leaf in leaves):
+            await client.probe()
+        started = []
+        for leaf in leaves:
+            started.append(asyncio.ensure_future(tracked(leaf)))
+            # One turn of the loop per leaf started: the first leaves' requests go out while the next leaves
+            # are prepared, instead of the teacher waiting for every leaf's prompts to be built.
+            await asyncio.sleep(0)
+        return list(await asyncio.gather(*started))
 
 
 def leaf_file(out: Path, path: str) -> Path:

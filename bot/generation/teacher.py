@@ -285,6 +285,19 @@ class ModelClient:
             ]  # fmt: skip
         return self._servers
 
+    async def aclose(self) -> None:
+        """Closes every server's connections, in the event loop that used them (left open, they are closed at
+        garbage collection inside whatever loop runs then, which logs a "loop is closed" error). The counts
+        stay readable; the client is not used again."""
+        for server in self._servers or ():
+            await server.client.close()
+
+    async def __aenter__(self) -> ModelClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     @property
     def output_mode(self) -> OutputMode:
         return min((s.mode for s in self._pool()), key=_LADDER.index)

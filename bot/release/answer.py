@@ -64,9 +64,9 @@ class EndpointAnswerer:
 
     async def _answer_all(self, prompts: Sequence[str]) -> list[str]:
         # No reply cache: a candidate is often served under the same name release after release.
-        client = ModelClient(replace(self.endpoint, temperature=0.0))
-        replies = [client.chat([{"role": "user", "content": prompt}]) for prompt in prompts]
-        return list(await asyncio.gather(*replies))
+        async with ModelClient(replace(self.endpoint, temperature=0.0)) as client:
+            replies = [client.chat([{"role": "user", "content": prompt}]) for prompt in prompts]
+            return list(await asyncio.gather(*replies))
 
 
 @dataclass
@@ -92,8 +92,9 @@ class EndpointJudge:
 
     async def _grade_all(self, questions: Sequence[GateQuestion], answers: Sequence[str]) -> list[int | None]:
         endpoint = replace(self.endpoint, temperature=0.0, max_tokens=self.max_tokens)
-        client = ModelClient(endpoint, stats=self.stats)
-        return list(await asyncio.gather(*(self._rate(client, q, a) for q, a in zip(questions, answers, strict=True))))
+        async with ModelClient(endpoint, stats=self.stats) as client:
+            rated = (self._rate(client, q, a) for q, a in zip(questions, answers, strict=True))
+            return list(await asyncio.gather(*rated))
 
     async def _rate(self, client: ModelClient, question: GateQuestion, answer: str) -> int | None:
         messages = rating_messages(question, answer)

@@ -133,8 +133,8 @@ def triage(leaves: Iterable[tuple[Leaf, str | None]], settings: TriageSettings,
         return [hit for _, hits in found for hit in hits], []
 
     async def judge_all() -> list[tuple[list[Hit], str]]:
-        client = ModelClient(teacher)  # made inside the loop it runs on
-        return await asyncio.gather(*(_judged(leaf, hits, client, settings) for leaf, hits in found))
+        async with ModelClient(teacher) as client:  # made and closed inside the loop it runs on
+            return await asyncio.gather(*(_judged(leaf, hits, client, settings) for leaf, hits in found))
 
     judged = asyncio.run(judge_all())
     return [hit for hits, _ in judged for hit in hits], [note for _, note in judged if note]

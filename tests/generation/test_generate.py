@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import subprocess
 from pathlib import Path
@@ -559,3 +561,29 @@ def test_a_cache_of_an_older_pipeline_is_not_replayed(
     monkeypatch.setattr(pipelines, "PIPELINE_VERSION", "next")
     generate(taxonomy, tmp_path / "out", "--sample", "2", "--leaf", SKILL)
     assert len(asked(teacher)) == 2 * first  # a newer pipeline asks again
+
+
+def test_a_run_closes_its_connections_in_its_own_event_loop(
+    teacher: FakeOpenAI, taxonomy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A release generates in one event loop, then answers and judges in others. A teacher connection left
+    open past its loop is closed when garbage collection reaches it, inside whichever loop runs then, and
+    asyncio logs "Task exception was never retrieved ... Event loop is closed" into the release's log."""
+    from bot.generation.generate import generate as generate_leaves
+    from bot.generation.pipelines import Plan
+    from bot.generation.teacher import Endpoint, ModelClient
+    from bot.taxonomy.tree import load_directory
+
+    leaves = list(load_directory(taxonomy).leaves.values())
+    client = ModelClient(Endpoint(teacher.base_url, "fake-teacher"))
+    reports = asyncio.run(generate_leaves(leaves, client, Plan(target=2), store=None, mode="t", cache_dir=taxonomy))
+    assert all(report.kept for report in reports)
+
+    async def later_loop() -> None:
+        nonlocal client
+        del client
+        gc.collect()
+        await asyncio.sleep(0.05)
+
+    asyncio.run(later_loop())
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
