@@ -13,13 +13,15 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from rapidfuzz import fuzz, process
 
 from bot.generation.datasets import Record, Store, leaf_key, to_record, write_jsonl
 from bot.generation.generate import generate, plain_progress
@@ -54,6 +56,7 @@ SHIPPED_TRIAL_CONFIG = "trial_train.yaml"
 RESULT_KIND = "taxbot-trial"
 SEED_SOURCE = "seed examples"  # the `teacher` of a replayed seed example: a person wrote it
 JUDGE_TOP = 3  # the judge's best score, given to a seed example
+COPY_CUTOFF = Plan(target=1).duplicate_cutoff  # rapidfuzz ratio from which a replayed question copies a gate one
 IMPROVED, NO_GAIN, STOPPED, FAILED = "improved", "no-gain", "stopped", "failed"
 STATUSES = (IMPROVED, NO_GAIN, STOPPED, FAILED)
 
@@ -184,31 +187,57 @@ def _plan(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work:
     return {"base": fork_point, "head": head, "leaves": changed, "previous": record}
 
 
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _user_question(record: Record) -> str:
+    """The question a training record asks: the last paragraph of its user turn (a context comes before it)."""
+    messages = record["messages"]
+    return str(messages[0]["content"]).rsplit("\n\n", 1)[-1] if isinstance(messages, list) and messages else ""
+
+
 def _replay(
-    inputs: TrialInputs, leaves: Mapping[str, Leaf], changed: set[str], teacher: str, head: str
-) -> tuple[list[Record], int]:
-    """Earlier data against forgetting, with no teacher call, and how many of it are seed examples.
+    inputs: TrialInputs, leaves: Mapping[str, Leaf], changed: set[str], teacher: str, head: str,
+    asked: Sequence[GateQuestion],
+) -> tuple[list[Record], int, int]:  # fmt: skip
+    """Earlier data against forgetting, with no teacher call: the records, how many are seed examples, and how
+    many were left out as copies of a question the gate asks.
 
     First the store's full sets of the unchanged leaves (what the releases trained on); where they fall short of
-    `trial.replay` (a runner whose cache never saw a release), the seed examples of the unchanged leaves. Leaves
-    the gate asks as its regression sample are never replayed, so that check asks what training did not show.
+    `trial.replay` (a runner whose cache never saw a release), the seed examples of the unchanged leaves. The
+    leaves the gate asks as its regression sample are never replayed, nor any record whose question is a copy
+    or near copy of one the gate asks (a new leaf may copy another's seeds): the trial is scored on questions
+    its training did not show.
     """
-    asked = {leaf.path for leaf in kept_sample([leaf for p, leaf in leaves.items() if p not in changed],
-                                               inputs.gate.kept_leaves)}  # fmt: skip
-    others = [leaf for path, leaf in sorted(leaves.items()) if path not in changed and path not in asked]
+    sampled = {leaf.path for leaf in kept_sample([leaf for p, leaf in leaves.items() if p not in changed],
+                                                 inputs.gate.kept_leaves)}  # fmt: skip
+    others = [leaf for path, leaf in sorted(leaves.items()) if path not in changed and path not in sampled]
+    questions = [_plain(q.prompt) for q in asked]
+
+    def unseen(records: list[Record]) -> list[Record]:
+        def copies(record: Record) -> bool:
+            found = process.extractOne(_plain(_user_question(record)), questions, scorer=fuzz.ratio,
+                                       score_cutoff=COPY_CUTOFF)  # fmt: skip
+            return found is not None
+
+        return [record for record in records if not copies(record)]
+
     store = Store(inputs.cache_dir / "store")
     earlier: list[Record] = []
-    for mode in {f"full-{inputs.release.per_leaf}", f"full-{inputs.trial.pairs_per_leaf}"}:
+    for mode in dict.fromkeys([f"full-{inputs.release.per_leaf}", f"full-{inputs.trial.pairs_per_leaf}"]):
         for leaf in others:
             earlier += store.get(leaf_key(leaf, teacher, mode)) or []
     earlier = list({str(r["id"]): r for r in earlier}.values())
-    rng = random.Random(head)
-    replay = rng.sample(earlier, min(inputs.trial.replay, len(earlier)))
     seeds = [to_record(leaf.path, leaf.kind, Kept(Candidate(seed.question, seed.answer, seed.context), JUDGE_TOP),
                        SEED_SOURCE)
              for leaf in others for seed in leaf.seed_examples]  # fmt: skip
-    seeds = rng.sample(seeds, min(inputs.trial.replay - len(replay), len(seeds)))
-    return replay + seeds, len(seeds)
+    kept_earlier, kept_seeds = unseen(earlier), unseen(seeds)
+    copies = len(earlier) - len(kept_earlier) + len(seeds) - len(kept_seeds)
+    rng = random.Random(head)
+    replay = rng.sample(kept_earlier, min(inputs.trial.replay, len(kept_earlier)))
+    topped = rng.sample(kept_seeds, min(inputs.trial.replay - len(replay), len(kept_seeds)))
+    return replay + topped, len(topped), copies
 
 
 def _generate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
@@ -224,7 +253,11 @@ def _generate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, w
     if empty := [r.path for r in reports if r.kept == 0]:
         raise TrialError(f"the teacher gave no usable data for {', '.join(empty)}; run the trial again to retry")
     records = [record for report in reports for record in report.records]
-    replay, from_seeds = _replay(inputs, leaves, set(plan["leaves"]), edges.teacher.model, plan["head"])
+    changed = set(plan["leaves"])
+    asked = _asked(inputs, plan, leaves)
+    replay, from_seeds, copies = _replay(inputs, leaves, changed, edges.teacher.model, plan["head"], asked)
+    if copies:
+        edges.log(f"generate: {copies} earlier records left out of the replay: their questions are the gate's")
     mixed = records + replay
     random.Random(plan["head"]).shuffle(mixed)
     path = work / "data" / "trial.jsonl"
@@ -327,17 +360,22 @@ def _question_set(
         raise TrialError(f"cannot read gate.{key}: {error}") from error
 
 
+def _asked(inputs: TrialInputs, plan: Mapping[str, Any], leaves: Mapping[str, Leaf]) -> list[GateQuestion]:
+    """The gate's questions for this trial: the changed leaves' seeds, a sample of the others', the general and
+    safety sets (read at the base)."""
+    changed = set(plan["leaves"])
+    general = _question_set(inputs, plan["base"], "general_set", "general_qa.jsonl", parse_general_set)
+    safety = _question_set(inputs, plan["base"], "safety_set", "safety_qa.jsonl", parse_safety_set)
+    return gate_questions([leaves[p] for p in sorted(changed)],
+                          [leaf for path, leaf in sorted(leaves.items()) if path not in changed],
+                          general, inputs.gate.kept_leaves, safety)  # fmt: skip
+
+
 def _gate(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work: Path) -> dict[str, Any]:
     from trainer.errors import TrainerError
 
     plan, trained = journal.result("plan") or {}, journal.result("train") or {}
-    leaves = _leaves(inputs, plan["head"])
-    changed = set(plan["leaves"])
-    general = _question_set(inputs, plan["base"], "general_set", "general_qa.jsonl", parse_general_set)
-    safety = _question_set(inputs, plan["base"], "safety_set", "safety_qa.jsonl", parse_safety_set)
-    questions = gate_questions([leaves[p] for p in sorted(changed)],
-                               [leaf for path, leaf in sorted(leaves.items()) if path not in changed],
-                               general, inputs.gate.kept_leaves, safety)  # fmt: skip
+    questions = _asked(inputs, plan, _leaves(inputs, plan["head"]))
     settings = replace(inputs.gate, min_gain=inputs.trial.min_gain, max_regression=inputs.trial.max_regression)
     edges.log(f"gate: {len(questions)} questions for the release and the trial model")
     try:

@@ -261,6 +261,37 @@ def test_the_comment_neutralises_what_came_from_the_pull_request() -> None:
     assert "10 generated pairs of 1 leaf and 2 replayed ones (2 of them other leaves' seed examples)" in body
 
 
+def test_replay_never_holds_a_question_the_gate_asks(tmp_path: Path) -> None:
+    """A new leaf that copies another's seeds: the trial must not train on the questions it is scored on."""
+    from bot.release.gate import GateSettings, gate_questions
+    from bot.release.settings import ReleaseSettings
+    from bot.release.trial import TrialInputs, TrialSettings, _replay
+    from bot.taxonomy.tree import parse_leaf
+    from tests.leaves import freeform_skill
+
+    def leaf(path: str, text: str):
+        return parse_leaf(path, text.encode())
+
+    original, copy = "compositional_skills/sums/qna.yaml", "compositional_skills/sums_again/qna.yaml"
+    others = {f"compositional_skills/words/w{i}/qna.yaml": leaf(f"compositional_skills/words/w{i}/qna.yaml",
+                                                                skill(list(WORDS[i * 40 : i * 40 + 40]), "bob"))
+              for i in range(3)}  # fmt: skip
+    leaves = {original: leaf(original, freeform_skill()), copy: leaf(copy, freeform_skill().replace("?", " ?")),
+              **others}  # fmt: skip
+    gate = GateSettings(kept_leaves=1)
+    inputs = TrialInputs(tmp_path, "b", "h", 1, tmp_path / "trials", tmp_path / "cache",
+                         ReleaseSettings(MODEL, "base"), gate, TrialSettings(replay=50))  # fmt: skip
+    unchanged = [lf for path, lf in sorted(leaves.items()) if path != copy]
+    asked = gate_questions([leaves[copy]], unchanged, [], gate.kept_leaves)
+    records, from_seeds, copies = _replay(inputs, leaves, {copy}, "teacher", "h", asked)
+
+    # The original's seeds are near copies of the new leaf's ("What is 1 plus 1?" and "... 1 ?"): left out.
+    assert from_seeds == len(records) > 0 and copies == 5
+    replayed_from = {r["metadata"]["leaf"] for r in records}
+    assert not replayed_from & {original, copy, *[q.source for q in asked if q.group == "kept"]}
+    assert records == _replay(inputs, leaves, {copy}, "teacher", "h", asked)[0]  # the same head, the same replay
+
+
 @pytest.mark.slow
 def test_a_trial_past_its_time_stops_at_a_checkpoint_and_says_so(
     world: World, base_model: Path, tmp_path: Path
