@@ -18,10 +18,12 @@ MIN_WORDS = 3
 WINDOWS = (6, 12)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 # The classifier lowercases every word, so "the two sons are Dick and Hardy" reads as a slur. A capitalised
-# word inside a sentence is a name and is left out of what it scores, unless it follows a word an insult
-# follows ("you Moron", "a Jerk"); the sentence quoted to the triager keeps it.
-_NAME = re.compile(r"[A-Z][a-z]+(?:'s)?[,;:)\"']*")
+# word that stands with another capitalised word ("Moby Dick", "Tom, Dick and Harry") is a name and is left
+# out of what it scores, unless it follows a word an insult follows ("you Moron", "a Jerk"). A capitalised
+# word alone ("The answer, Idiot, is four.") is scored. The sentence quoted to the triager keeps every word.
+_NAME = re.compile(r"[A-Z][a-z]+(?:'s)?[.,;:!?)\"']*")
 _BEFORE_INSULT = {"you", "your", "a", "an", "such"}
+_JOINS = {"and", "or", "&"}
 
 
 def sentences(text: str) -> list[tuple[int, str]]:
@@ -31,9 +33,20 @@ def sentences(text: str) -> list[tuple[int, str]]:
 
 
 def _is_scored(words: list[str]) -> list[bool]:
-    """Which words of a sentence the classifier sees: its first word, and any that is not a name."""
-    return [i == 0 or not _NAME.fullmatch(word) or words[i - 1].lower().strip(",;:\"'(") in _BEFORE_INSULT
-            for i, word in enumerate(words)]  # fmt: skip
+    """Which words of a sentence the classifier sees: all but the names (see _NAME)."""
+    capital = [_NAME.fullmatch(word) is not None for word in words]
+
+    def beside_a_capital(i: int) -> bool:
+        # A neighbour, or a word across "and"/"or"; the sentence's first word is capitalised by grammar, so
+        # only a join makes it a name's partner ("Dick and Hardy are ...").
+        near = [j for j in (i - 1, i + 1) if 0 < j < len(words)]
+        near += [j for j, join in ((i - 2, i - 1), (i + 2, i + 1)) if 0 <= j < len(words) and words[join] in _JOINS]
+        return any(capital[j] for j in near)
+
+    def before(i: int) -> str:
+        return words[i - 1].lower().strip(",;:\"'(") if i > 0 else ""
+
+    return [not (capital[i] and beside_a_capital(i)) or before(i) in _BEFORE_INSULT for i in range(len(words))]
 
 
 def windows(sentence: str) -> list[tuple[str, str]]:

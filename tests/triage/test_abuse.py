@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.taxonomy.tree import parse_leaf
 from bot.triage.abuse import abuse
 from bot.triage.hits import Check, Level
@@ -47,6 +49,9 @@ seed_examples:
   - question: What did the reviewer say?
     answer: Shut up, you Moron.
 """
+# Insults addressed to someone, capitalised as a name would be: each is still one.
+ADDRESSED = ["The answer, Idiot, is four.", "Listen here, Bitch, the answer is four.", "The answer is four, Dumbass",
+             "Learn to count Idiot the answer is four", "Hey you Idiot, the answer is four."]  # fmt: skip
 
 
 def test_a_name_that_is_also_a_slur_is_a_name_and_an_insult_in_capitals_is_still_one() -> None:
@@ -54,3 +59,12 @@ def test_a_name_that_is_also_a_slur_is_a_name_and_an_insult_in_capitals_is_still
     seeds = [t for t in leaf_texts(leaf) if t.origin in (Origin.QUESTION, Origin.ANSWER)]
     [hit] = abuse(seeds)
     assert hit.line == 10 and "Shut up, you Moron." in hit.message
+
+
+@pytest.mark.parametrize("answer", ADDRESSED)
+def test_an_insult_capitalised_alone_is_not_taken_for_a_name(answer: str) -> None:
+    text = RIDDLE.replace("Shut up, you Moron.", answer)
+    leaf = parse_leaf("compositional_skills/riddles/qna.yaml", text.encode())
+    [hit] = abuse([t for t in leaf_texts(leaf) if t.origin in (Origin.QUESTION, Origin.ANSWER)])
+    insult = next(word.strip(",.") for word in answer.split() if word.strip(",.") in ("Idiot", "Bitch", "Dumbass"))
+    assert hit.line == 10 and insult in hit.message
