@@ -159,10 +159,6 @@ def _analyze(text: str, min_score: float) -> tuple[tuple[str, int, int, float], 
     return tuple((r.entity_type, r.start, r.end, r.score) for r in results)
 
 
-def _compact(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.lower())
-
-
 def _made_of(piece: str, words: frozenset[str]) -> bool:
     """Whether `piece` is a run of `words` (at most one of a single letter): `asmith` is `a` and `smith`."""
 
@@ -179,15 +175,24 @@ def _made_of(piece: str, words: frozenset[str]) -> bool:
     return from_(0, 0)
 
 
+_RESERVED = re.compile(r"(?:^|\.)(?:example\.(?:com|net|org)|[^.]+\.(?:example|test|invalid|localhost))$")
+"""Domains kept for examples (RFC 2606): an address there reaches nobody."""
+
+
 def built_from(value: str, question: str) -> bool:
-    """Whether an answer's value is the question's own data made over: its digits reformatted, or an e-mail
-    address put together from the names and company the question lists ("make their e-mail from the
-    first initial, the last name and the company"). The address's top-level domain is not needed."""
-    if len(_compact(value)) >= 4 and _compact(value) in _compact(question):
+    """Whether an answer's e-mail address is made up rather than someone's: at a domain kept for examples, or
+    put together from the names and company of a question that shows how to make one (it holds the "@"
+    itself: "then @ and the company with .com"). The address's top-level domain is not needed. An address
+    whose parts the question only names ("How do I reach Jane Doe at Acme?") is not made up."""
+    if "@" not in value:
+        return False
+    if _RESERVED.search(value.rsplit("@", 1)[1].lower()):
         return True
+    if "@" not in question:
+        return False
     words = frozenset(re.findall(r"[a-z]+|\d+", question.lower()))
     pieces = re.findall(r"[a-z]+|\d+", value.lower())
-    if "@" in value and "." in value.rsplit("@", 1)[1]:
+    if "." in value.rsplit("@", 1)[1]:
         pieces = pieces[:-1]
     return bool(pieces) and all(_made_of(piece, words) for piece in pieces)
 
@@ -219,7 +224,7 @@ def personal_data(texts: Iterable[Text], min_score: float = MIN_SCORE) -> list[H
         elif value in quoted:
             level, where = Level.NOTE, f"in the {text.origin}, quoting the context"
         elif text.origin is Origin.ANSWER and built_from(value, questions.get((text.path, text.seed), "")):
-            level, where = Level.NOTE, "in the answer, built from the question's data"
+            level, where = Level.NOTE, "in the answer, made up from the question's data or at an example domain"
         else:
             level, where = Level.WARNING, f"in the {text.origin}"
         hits[value] = Hit(Check.PERSONAL_DATA, text.path, text.line_of(start), level,

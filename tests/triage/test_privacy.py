@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.taxonomy.tree import parse_leaf
 from bot.triage.hits import Check, Level
 from bot.triage.privacy import personal_data, secrets
@@ -78,6 +80,20 @@ seed_examples:
 def test_an_address_the_answer_builds_from_the_questions_table_is_a_note_and_a_new_one_warns() -> None:
     leaf = parse_leaf("compositional_skills/tables/qna.yaml", TABLE.encode())
     found = {h.message.split("`")[1]: h for h in personal_data(leaf_texts(leaf))}
-    assert found["asm…com"].level is Level.NOTE and "built from the question" in found["asm…com"].message
+    assert found["asm…com"].level is Level.NOTE and "made up from the question" in found["asm…com"].message
     assert found["bjo…com"].level is Level.NOTE
     assert (found["pri…com"].level, found["pri…com"].line) == (Level.WARNING, 14)
+
+
+@pytest.mark.parametrize(("question", "answer", "level"), [
+    ("How can I contact Jane Doe at Acme?", "Write to jane.doe@acme.com.", Level.WARNING),
+    ("What is John Smith's Gmail address?", "It is johnsmith@gmail.com.", Level.WARNING),
+    ("Format the digits 4153821947 as a US phone number.", "It is (415) 382-1947.", Level.WARNING),
+    ("Give an example address for a form.", "Use jane.doe@example.com as a placeholder.", Level.NOTE),
+])  # fmt: skip
+def test_an_answer_that_only_names_whose_address_it_is_still_warns(question: str, answer: str, level: Level) -> None:
+    text = (f"version: 3\ncreated_by: t\ntask_description: t\nseed_examples:\n  - question: {question}\n"
+            f"    answer: {answer}\n")  # fmt: skip
+    leaf = parse_leaf("compositional_skills/contacts/qna.yaml", text.encode())
+    [hit] = [h for h in personal_data(leaf_texts(leaf)) if h.line == 6]
+    assert hit.level is level
