@@ -433,7 +433,13 @@ class ModelClient:
                         if ladder and _refuses_response_format(error):
                             server.mode = _LADDER[_LADDER.index(server.mode) + 1]
                             continue  # the same request one step down the ladder: not a retry
-                        if n > 1 and server.samples and _refuses_samples(error):
+                        # A 400 or 422 to a request for several choices may be about `n` whatever its words
+                        # (older vLLM: "best_of must be 1 when using greedy sampling"), and so may a 5xx that
+                        # outlasted the retries: asked once for one reply, a server that refuses anyway says so.
+                        if n > 1 and server.samples and (
+                            error.status_code in (400, 422) or _refuses_samples(error)
+                            or (error.status_code >= 500 and retry >= self.endpoint.retries)
+                        ):  # fmt: skip
                             server.samples = False
                             continue  # the same request for one reply; the caller asks the others apart
                         if isinstance(error, (openai.RateLimitError, openai.InternalServerError)) or (

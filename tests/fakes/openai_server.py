@@ -210,9 +210,12 @@ class FakeOpenAI:
 
         self._add(Fault(self._chat_matcher(asks), times, reply=lambda _: reply))
 
-    def refuse_samples(self, *, times: int | None = None) -> None:
-        """Refuse requests asking `n` > 1 choices, as llama.cpp's own server does (HTTP 400)."""
-        reply = _error(400, "Only one completion choice is allowed", "invalid_request_error")
+    def refuse_samples(
+        self, *, times: int | None = None, status: int = 400, message: str = "Only one completion choice is allowed"
+    ) -> None:
+        """Refuse requests asking `n` > 1 choices: by default as llama.cpp's own server does (HTTP 400); older
+        vLLM says "best_of must be 1 when using greedy sampling", a server without a check a bare 500."""
+        reply = _error(status, message, "invalid_request_error" if status < 500 else "server_error")
         self._add(Fault(self._chat_matcher(lambda body: _n(body) > 1), times, reply=lambda _: reply))
 
     def ignore_samples(self) -> None:

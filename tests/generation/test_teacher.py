@@ -330,6 +330,21 @@ def test_a_server_refusing_n_mid_run_gets_the_samples_apart(teacher_server: Fake
     assert client.stats.requests == 4 and client.stats.failures == 0  # the refused one, then three
 
 
+@pytest.mark.parametrize(("status", "message"), [
+    (400, "best_of must be 1 when using greedy sampling.Got 2."),  # vLLM before 0.6, at temperature 0
+    (500, "Internal Server Error"),  # a server with no check of its own
+])  # fmt: skip
+def test_a_server_failing_on_n_in_its_own_words_gets_the_samples_apart(
+    teacher_server: FakeOpenAI, status: int, message: str
+) -> None:
+    teacher_server.script = _numbered
+    teacher_server.refuse_samples(status=status, message=message)
+    client = client_for(teacher_server)
+    answers = asyncio.run(client.ask_samples(HELLO, _read, 3, variant="v"))
+    assert len([a for a in answers if not isinstance(a, Exception)]) == 3
+    assert client.stats.failures == 0 and not client.gives_samples
+
+
 def test_an_unreadable_sample_loses_only_itself(teacher_server: FakeOpenAI, tmp_path: Path) -> None:
     three = ['{"sample": 0}', "no json here", '{"sample": 2}']
     teacher_server.script = lambda request: three if request.get("n") else "still no json"
