@@ -111,16 +111,16 @@ def teacher(latency: float) -> Iterator[tuple[str, Callable[[], Tally]]]:
 async def round_trip(url: str, at_once: int, times: int = 15) -> float:
     """The median time of a minimal request to the teacher, `at_once` of them together: the latency plus
     what the HTTP stacks of this fake and of the client cost on this machine, which no pipeline can save."""
-    client = ModelClient(Endpoint(url, "fake-teacher", concurrency=at_once))
     ping = [{"role": "user", "content": "ping"}]
+    async with ModelClient(Endpoint(url, "fake-teacher", concurrency=at_once)) as client:
 
-    async def one(name: str) -> float:
-        started = time.monotonic()
-        await client.chat(ping, variant=name)
-        return time.monotonic() - started
+        async def one(name: str) -> float:
+            started = time.monotonic()
+            await client.chat(ping, variant=name)
+            return time.monotonic() - started
 
-    await asyncio.gather(*(one(f"open {i}") for i in range(at_once)))  # the connections are opened
-    spent = [t for i in range(times) for t in await asyncio.gather(*(one(f"{i}/{j}") for j in range(at_once)))]
+        await asyncio.gather(*(one(f"open {i}") for i in range(at_once)))  # the connections are opened
+        spent = [t for i in range(times) for t in await asyncio.gather(*(one(f"{i}/{j}") for j in range(at_once)))]
     return statistics.median(spent)
 
 

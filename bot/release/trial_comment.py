@@ -46,6 +46,10 @@ def read_result(text: str) -> dict[str, Any]:
         problems.append("`base` must be a full commit sha")
     if result.get("status") not in STATUSES:
         problems.append(f"`status` must be one of {', '.join(STATUSES)}")
+    for key in ("records", "replayed", "replayed_seeds", "steps"):  # written into the comment as they are
+        count = result.get(key)
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+            problems.append(f"`{key}` must be a count, found {count!r}")
     if problems:
         raise TrialResultError("; ".join(problems))
     return result

@@ -422,3 +422,13 @@ def test_a_trial_shows_a_gain_on_unknown_seeds_and_none_on_known_ones(
     assert changes["known"]["changed"] < 0.1
     assert (code, known_result["status"]) == (1, "no-gain")
     assert known_result["verdict"].startswith("no gain: its leaves change")
+
+
+def test_a_result_whose_counts_are_not_counts_is_refused_before_the_comment() -> None:
+    from bot.release.trial_comment import TrialResultError, read_result
+
+    good = {"kind": "taxbot-trial", "pull": 1, "head": "a" * 40, "status": "improved", "replayed_seeds": 2}
+    assert read_result(json.dumps(good))["replayed_seeds"] == 2
+    for key in ("records", "replayed", "replayed_seeds", "steps"):
+        with pytest.raises(TrialResultError, match=f"`{key}` must be a count"):
+            read_result(json.dumps({**good, key: "0](https://evil.example) @everyone"}))
