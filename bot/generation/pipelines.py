@@ -100,7 +100,8 @@ def seed_candidates(leaf: Leaf) -> list[Candidate]:
     return [Candidate(s.question, s.answer, s.context) for s in leaf.seed_examples]
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
+    """Text as the duplicate checks compare it: case folded, runs of white space made one space."""
     return " ".join(text.casefold().split())
 
 
@@ -114,7 +115,7 @@ class _DuplicateFilter:
 
     def verdict(self, candidate: Candidate, grounded: bool = False) -> str | None:
         # A grounded skill's item is its context and question: a seed's question over a new context is new data.
-        text = _normalise(f"{candidate.context} {candidate.question}" if grounded else candidate.question)
+        text = normalise(f"{candidate.context} {candidate.question}" if grounded else candidate.question)
         match = process.extractOne(text, self.seen, scorer=fuzz.ratio, score_cutoff=self.cutoff)
         if match is not None:
             return "duplicate of a seed" if match[2] < self.seeds else "duplicate"
@@ -155,7 +156,7 @@ async def generate_leaf(leaf: Leaf, client: ModelClient, plan: Plan, documents: 
         outcome.note("the leaf has no seed examples to learn from")
         return outcome
     grounded = leaf.kind is LeafKind.GROUNDED_SKILL
-    seen = [_normalise(f"{s.context} {s.question}" if grounded else s.question) for s in seeds]
+    seen = [normalise(f"{s.context} {s.question}" if grounded else s.question) for s in seeds]
     duplicates = _DuplicateFilter(plan.duplicate_cutoff, seen, len(seeds))
     context = client.endpoint.context_tokens
     chunk_tokens = min(plan.chunk_tokens, context // 3)

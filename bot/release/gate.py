@@ -183,12 +183,6 @@ def parse_safety_set(text: str, source: str) -> list[GateQuestion]:
                          care=item["care"]) for item in items]  # fmt: skip
 
 
-def kept_sample(unchanged: Sequence[Leaf], kept_leaves: int) -> list[Leaf]:
-    """The unchanged leaves whose seeds the gate asks: a stable sample that still varies across the tree (leaves
-    ordered by a hash of their path)."""
-    return sorted(unchanged, key=lambda leaf: hashlib.sha256(leaf.path.encode()).hexdigest())[:kept_leaves]
-
-
 def gate_questions(
     changed: Sequence[Leaf],
     unchanged: Sequence[Leaf],
@@ -197,7 +191,8 @@ def gate_questions(
     safety: Sequence[GateQuestion] = (),
 ) -> list[GateQuestion]:
     """Seeds of the changed leaves, of a fixed sample of the others, the general set and the safety set."""
-    sample = kept_sample(unchanged, kept_leaves)
+    # A stable sample that still varies across the tree: leaves ordered by a hash of their path.
+    sample = sorted(unchanged, key=lambda leaf: hashlib.sha256(leaf.path.encode()).hexdigest())[:kept_leaves]
     questions = [q for leaf in changed for q in leaf_questions(leaf, CHANGED)]
     questions += [q for leaf in sorted(sample, key=lambda leaf: leaf.path) for q in leaf_questions(leaf, KEPT)]
     return questions + list(general) + list(safety)

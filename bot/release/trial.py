@@ -25,19 +25,19 @@ from rapidfuzz import fuzz, process
 
 from bot.generation.datasets import Record, Store, leaf_key, to_record, write_jsonl
 from bot.generation.generate import generate, plain_progress
-from bot.generation.pipelines import Kept, Plan
+from bot.generation.pipelines import Kept, Plan, normalise
 from bot.generation.prompts import Candidate
 from bot.generation.teacher import Endpoint, ModelClient, ReplyCache
 from bot.release.gate import (
     CHANGED,
     GROUP_TITLES,
+    KEPT,
     Answerer,
     GateQuestion,
     GateReport,
     GateSettings,
     Judge,
     gate_questions,
-    kept_sample,
     parse_general_set,
     parse_safety_set,
     run_gate,
@@ -187,10 +187,6 @@ def _plan(inputs: TrialInputs, edges: TrialEdges, journal: ReleaseJournal, work:
     return {"base": fork_point, "head": head, "leaves": changed, "previous": record}
 
 
-def _plain(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
 def _user_question(record: Record) -> str:
     """The question a training record asks: the last paragraph of its user turn (a context comes before it)."""
     messages = record["messages"]
@@ -210,14 +206,13 @@ def _replay(
     or near copy of one the gate asks (a new leaf may copy another's seeds): the trial is scored on questions
     its training did not show.
     """
-    sampled = {leaf.path for leaf in kept_sample([leaf for p, leaf in leaves.items() if p not in changed],
-                                                 inputs.gate.kept_leaves)}  # fmt: skip
+    sampled = {q.source for q in asked if q.group == KEPT}
     others = [leaf for path, leaf in sorted(leaves.items()) if path not in changed and path not in sampled]
-    questions = [_plain(q.prompt) for q in asked]
+    questions = [normalise(q.prompt) for q in asked]
 
     def unseen(records: list[Record]) -> list[Record]:
         def copies(record: Record) -> bool:
-            found = process.extractOne(_plain(_user_question(record)), questions, scorer=fuzz.ratio,
+            found = process.extractOne(normalise(_user_question(record)), questions, scorer=fuzz.ratio,
                                        score_cutoff=COPY_CUTOFF)  # fmt: skip
             return found is not None
 
