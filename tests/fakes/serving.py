@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 import traceback
@@ -79,6 +80,14 @@ def route_matcher(method: str | None, path: str | None) -> Matcher:
         return pattern is None or pattern.search(request.path) is not None
 
     return matches
+
+
+def closed_url(path: str = "/v1") -> str:
+    """A loopback URL where nothing listens (a port taken, then let go): a server that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"
 
 
 class LoopbackServer:

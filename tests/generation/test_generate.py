@@ -15,6 +15,7 @@ from bot.generation.datasets import MIN_KNOWLEDGE_SHARE, build_phase_sets
 from tests.conftest import write_tree
 from tests.fakes.lab_teacher import LabTeacher
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.serving import closed_url
 from tests.leaves import ATTRIBUTION, freeform_skill, grounded_skill, knowledge
 
 SKILL = "compositional_skills/arithmetic/addition/qna.yaml"
@@ -498,11 +499,7 @@ def test_a_leaf_is_named_by_its_folder_too(teacher: FakeOpenAI, taxonomy: Path, 
 def test_a_dead_teacher_is_one_message_with_its_reason(
     teacher: FakeOpenAI, taxonomy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    dead = closed_url()
     monkeypatch.setenv("TAXBOT_TEACHER_URL", dead)
     assert generate(taxonomy, tmp_path / "out", "--full", "--per-leaf", "5") == 2
     err = capsys.readouterr().err
@@ -512,11 +509,7 @@ def test_a_dead_teacher_is_one_message_with_its_reason(
 def test_a_dead_replica_in_a_live_pool_is_one_note_and_the_run_goes_on(
     teacher: FakeOpenAI, taxonomy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    dead = closed_url()
     monkeypatch.setenv("TAXBOT_TEACHER_URL", f"{dead},{teacher.base_url}")
     assert generate(taxonomy, tmp_path / "out", "--full", "--per-leaf", "5") == 0
     out = capsys.readouterr().out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from bot.generation.teacher import (
     extract_json,
 )
 from tests.fakes.openai_server import FakeOpenAI, InFlight
+from tests.fakes.serving import closed_url
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -186,15 +186,8 @@ def test_the_probe_learns_the_format_and_the_tokens_per_character(teacher_server
     assert client.tokens("word " * 100) == pytest.approx(100, rel=0.25)
 
 
-def _dead_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"  # closed when the socket is: nothing listens there
-
-
 def test_a_teacher_that_is_down_is_known_at_the_probe_with_its_reason() -> None:
-    client = ModelClient(Endpoint(_dead_url(), "m", timeout_s=2), sleep=_no_sleep)
+    client = ModelClient(Endpoint(closed_url(), "m", timeout_s=2), sleep=_no_sleep)
     with pytest.raises(EndpointError, match=r"127\.0\.0\.1:\d+/v1: Connection refused"):
         asyncio.run(client.probe())
     assert client.stats.requests == 0
@@ -208,7 +201,7 @@ def test_a_refusing_teacher_is_named_with_the_servers_own_words() -> None:
 
 
 def test_the_breaker_opens_after_consecutive_connection_failures() -> None:
-    client = ModelClient(Endpoint(_dead_url(), "m", retries=10, timeout_s=2), sleep=_no_sleep)
+    client = ModelClient(Endpoint(closed_url(), "m", retries=10, timeout_s=2), sleep=_no_sleep)
     with pytest.raises(EndpointError, match="is down"):
         asyncio.run(client.chat(HELLO))
     assert client.stats.requests == BREAKER_AFTER  # not eleven tries
@@ -378,7 +371,7 @@ def test_requests_cancelled_in_the_queue_leave_every_replica_in_use() -> None:
 
 
 def test_a_dead_replica_in_a_live_pool_is_one_note_with_its_url_and_reason(teacher_server: FakeOpenAI) -> None:
-    dead = _dead_url()
+    dead = closed_url()
     endpoint = endpoint_from({"url": [dead, teacher_server.base_url], "model": "m"}, {}, "T")
     assert endpoint is not None
     client = ModelClient(endpoint, sleep=_no_sleep)
