@@ -220,11 +220,16 @@ def _refuses_response_format(error: openai.APIStatusError) -> bool:
 
 
 def _refuses_samples(error: openai.APIStatusError) -> bool:
-    # llama.cpp's own server answers `n` > 1 with "Only one completion choice is allowed"; a validating
-    # server names the field. Taking another error for this one costs requests, never replies.
+    # Whether an answer to a request for several choices may be about `n`. A 400 or 422 may be, whatever its
+    # words: llama.cpp's own server says "Only one completion choice is allowed", older vLLM at temperature 0
+    # "best_of must be 1 when using greedy sampling". A 500 only when it names the choices or the field.
+    # Taking another error for this one costs a request, never a reply: asked for one reply, a server that
+    # refuses anyway says so.
+    if error.status_code in (400, 422):
+        return True
     text = _error_text(error)
     named = "choice" in text.lower() or re.search(r"""['"`]n['"`]|\bn must\b""", text) is not None
-    return error.status_code in (400, 422, 500) and named
+    return error.status_code == 500 and named
 
 
 def _connection_reason(error: BaseException) -> str:
@@ -345,7 +350,7 @@ class ModelClient:
                     if server.mode is not OutputMode.TEXT and _refuses_response_format(error):
                         server.mode = _LADDER[_LADDER.index(server.mode) + 1]
                         continue
-                    if server.samples and (error.status_code in (400, 422) or _refuses_samples(error)):
+                    if server.samples and _refuses_samples(error):
                         server.samples = False  # asked again without `n` before the server is taken as refusing
                         continue
                     if error.status_code in (408, 409, 429) or error.status_code >= 500:
@@ -433,13 +438,9 @@ class ModelClient:
                         if ladder and _refuses_response_format(error):
                             server.mode = _LADDER[_LADDER.index(server.mode) + 1]
                             continue  # the same request one step down the ladder: not a retry
-                        # A 400 or 422 to a request for several choices may be about `n` whatever its words
-                        # (older vLLM: "best_of must be 1 when using greedy sampling"), and so may a 5xx that
-                        # outlasted the retries: asked once for one reply, a server that refuses anyway says so.
-                        if n > 1 and server.samples and (
-                            error.status_code in (400, 422) or _refuses_samples(error)
-                            or (error.status_code >= 500 and retry >= self.endpoint.retries)
-                        ):  # fmt: skip
+                        # A refusal of several choices, or a 5xx that outlasted the retries, may be about `n`.
+                        past_retries = error.status_code >= 500 and retry >= self.endpoint.retries
+                        if n > 1 and server.samples and (_refuses_samples(error) or past_retries):
                             server.samples = False
                             continue  # the same request for one reply; the caller asks the others apart
                         if isinstance(error, (openai.RateLimitError, openai.InternalServerError)) or (
