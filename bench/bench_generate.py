@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -91,21 +91,42 @@ def _serve(latency: float, pipe: Connection) -> None:
 
 
 @contextlib.contextmanager
-def teacher(latency: float) -> Iterator[tuple[str, Callable[[], Tally]]]:
-    """The teacher's URL, and what it was asked, counted on its side, after the run."""
+def _process(serve: Callable[[float, Connection], None], latency: float) -> Iterator[tuple[Any, Connection]]:
+    """`serve` in a process of its own, as a remote server would be, so its threads do not compete with the
+    client for the GIL: what it sends first (where it listens), and the pipe to it, told "done" at the end."""
     ours, theirs = multiprocessing.Pipe()
-    process = multiprocessing.get_context("fork").Process(target=_serve, args=(latency, theirs), daemon=True)
+    process = multiprocessing.get_context("fork").Process(target=serve, args=(latency, theirs), daemon=True)
     process.start()
-
-    def tally() -> Tally:
-        ours.send("tally")
-        return ours.recv()
-
     try:
-        yield ours.recv(), tally
+        yield ours.recv(), ours
     finally:
         ours.send("done")
         process.join(timeout=10)
+
+
+@contextlib.contextmanager
+def teacher(latency: float) -> Iterator[tuple[str, Callable[[], Tally]]]:
+    """The teacher's URL, and what it was asked, counted on its side, after the run."""
+    with _process(_serve, latency) as (url, pipe):
+
+        def tally() -> Tally:
+            pipe.send("tally")
+            return pipe.recv()
+
+        yield url, tally
+
+
+async def _median_time(send: Callable[[str], Awaitable[object]], at_once: int, times: int) -> float:
+    """The median time of `send`, `at_once` of them together, over `times` rounds once the connections are open."""
+
+    async def one(name: str) -> float:
+        started = time.monotonic()
+        await send(name)
+        return time.monotonic() - started
+
+    await asyncio.gather(*(one(f"open {i}") for i in range(at_once)))  # the connections are opened
+    spent = [t for i in range(times) for t in await asyncio.gather(*(one(f"{i}/{j}") for j in range(at_once)))]
+    return statistics.median(spent)
 
 
 async def round_trip(url: str, at_once: int, times: int = 15) -> float:
@@ -113,15 +134,7 @@ async def round_trip(url: str, at_once: int, times: int = 15) -> float:
     what the HTTP stacks of this fake and of the client cost on this machine, which no pipeline can save."""
     ping = [{"role": "user", "content": "ping"}]
     async with ModelClient(Endpoint(url, "fake-teacher", concurrency=at_once)) as client:
-
-        async def one(name: str) -> float:
-            started = time.monotonic()
-            await client.chat(ping, variant=name)
-            return time.monotonic() - started
-
-        await asyncio.gather(*(one(f"open {i}") for i in range(at_once)))  # the connections are opened
-        spent = [t for i in range(times) for t in await asyncio.gather(*(one(f"{i}/{j}") for j in range(at_once)))]
-    return statistics.median(spent)
+        return await _median_time(lambda name: client.chat(ping, variant=name), at_once, times)
 
 
 _BARE_REPLY = (
@@ -162,30 +175,17 @@ def transport_floor(latency: float, at_once: int, times: int = 15) -> float:
     `latency`, `at_once` of them together: what any Python client on this machine pays, before taxbot."""
     import httpx
 
-    ours, theirs = multiprocessing.Pipe()
-    process = multiprocessing.get_context("fork").Process(target=_serve_bare, args=(latency, theirs), daemon=True)
-    process.start()
-    port = ours.recv()
-
-    async def measure() -> float:
+    async def measure(port: int) -> float:
         body = {"model": "bare", "messages": [{"role": "user", "content": "ping"}]}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/v1", timeout=10) as client:
 
-            async def one() -> float:
-                started = time.monotonic()
+            async def send(name: str) -> None:
                 (await client.post("/chat/completions", json=body)).json()
-                return time.monotonic() - started
 
-            await asyncio.gather(*(one() for _ in range(at_once)))  # the connections are opened
-            return statistics.median(
-                [t for _ in range(times) for t in await asyncio.gather(*(one() for _ in range(at_once)))]
-            )
+            return await _median_time(send, at_once, times)
 
-    try:
-        return asyncio.run(measure())
-    finally:
-        ours.send("done")
-        process.join(timeout=10)
+    with _process(_serve_bare, latency) as (port, _):
+        return asyncio.run(measure(port))
 
 
 @dataclass
