@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,21 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
+
+
+def terminated_at(command: list[str], marker: str, timeout: float) -> tuple[int, str]:
+    """Run `command`, send it SIGTERM when its stderr prints a line holding `marker` (as a runner pre-empting a
+    job would), and return its exit code and all it wrote to stderr."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=subprocess_env())
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if marker in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    log = "".join(seen) + process.communicate(timeout=timeout)[1]
+    return process.returncode, log
 
 
 def write_tree(root: Path, files: dict[str, str | bytes]) -> None:

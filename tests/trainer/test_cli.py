@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 pytest.importorskip("torch", reason="needs the `train` extra")
 pytest.importorskip("transformers", reason="needs the `train` extra")
 
-from tests.conftest import subprocess_env
+from tests.conftest import subprocess_env, terminated_at
 from tests.fakes.phase_sets import knowledge_records, skill_records, write_jsonl
 from tests.fakes.tiny_model import build_tiny_model
 from trainer.cli import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, main
@@ -80,17 +79,8 @@ def test_sigterm_from_outside_checkpoints_exits_143_and_the_rerun_resumes(model_
         "trainer",
         *_argv(model_dir, knowledge, skills, tmp_path / "runs", "run.stop_after=phase1", "phase1.max_steps=60"),
     ]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=subprocess_env())
-    assert process.stderr is not None
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if "phase1 step 3/60" in line:
-            process.send_signal(signal.SIGTERM)
-            break
-    rest = process.communicate(timeout=120)[1]
-    log = "".join(seen) + rest
-    assert process.returncode == EXIT_STOPPED, log
+    code, log = terminated_at(command, "phase1 step 3/60", timeout=120)
+    assert code == EXIT_STOPPED, log
     assert "stopped by SIGTERM" in log and "Traceback" not in log
     checkpoints = list((tmp_path / "runs" / "tiny" / "phase1").glob("checkpoint-*"))
     assert len(checkpoints) == 1

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env
+from tests.conftest import subprocess_env, terminated_at
 from tests.fakes.phase_sets import knowledge_records, skill_records, write_jsonl
 from tests.fakes.tiny_model import build_tiny_model
 from trainer.cli import EXIT_OK, EXIT_STOPPED
@@ -61,16 +60,8 @@ def test_two_ranks_take_the_steps_of_one_stop_with_143_on_a_signal_and_resume(
 
     argv = ["train", "--processes", "2", "--config", str(TINY_CPU), *settings, f"run.output_dir={tmp_path / 'two'}"]
     command = [sys.executable, "-m", "trainer", *argv]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=subprocess_env())
-    assert process.stderr is not None
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if "phase1 step 5/" in line:
-            process.send_signal(signal.SIGTERM)
-            break
-    log = "".join(seen) + process.communicate(timeout=300)[1]
-    assert process.returncode == EXIT_STOPPED, log
+    code, log = terminated_at(command, "phase1 step 5/", timeout=300)
+    assert code == EXIT_STOPPED, log
     run_dir = tmp_path / "two" / "tiny"
     journal = json.loads((run_dir / "journal.json").read_text(encoding="utf-8"))
     assert journal["phases"]["phase1"]["status"] == "stopped", journal
